@@ -1,0 +1,403 @@
+'use strict'
+// pm2's programmatic API over the Rust client and daemon. This file only adapts pm2's call
+// shapes (overloads, errbacks, config files written in JavaScript) to the native binding.
+
+const fs = require('fs')
+const os = require('os')
+const path = require('path')
+const crypto = require('crypto')
+const { pathToFileURL } = require('url')
+
+process.env.PM2_PROGRAMMATIC = 'true'
+
+// The addon and the daemon executable live in the per-platform package, either inside this
+// package (a build from source) or installed as its optional dependency.
+function loadNative() {
+  const triple = `${process.platform}-${process.arch}${process.platform === 'linux' ? '-gnu' : ''}`
+  const candidates = [path.join(__dirname, 'npm', triple)]
+  try {
+    candidates.push(path.dirname(require.resolve(`pm2-${triple}/package.json`)))
+  } catch (_) {}
+  for (const dir of candidates) {
+    const addon = path.join(dir, `pm2.${triple}.node`)
+    if (fs.existsSync(addon)) return { binding: require(addon), daemonPath: path.join(dir, 'pm2-daemon') }
+  }
+  throw new Error(`pm2: no native build for ${triple} (looked in ${candidates.join(', ')}); run \`npm run build\``)
+}
+
+const { binding, daemonPath } = loadNative()
+
+const CONFIG_FILE = /(\.json|\.ya?ml|\.config\.(c|m)?js)$/
+
+function isConfigFile(name) {
+  return typeof name === 'string' && CONFIG_FILE.test(name)
+}
+
+function toError(e) {
+  if (e instanceof Error) {
+    if (e.code === 'GenericFailure') delete e.code
+    return e
+  }
+  return new Error(String(e))
+}
+
+// Errback if one is given (called exactly once, outside any promise chain, so that a throw
+// in user code is an ordinary uncaught exception and never wedges the client); otherwise a
+// promise that never turns into an unhandled rejection when the caller ignores it.
+function settle(cb, work) {
+  const promise = Promise.resolve().then(work)
+  if (typeof cb === 'function') {
+    promise.then(
+      (res) => process.nextTick(cb, null, res),
+      (err) => process.nextTick(cb, toError(err))
+    )
+    return undefined
+  }
+  const out = promise.catch((err) => {
+    throw toError(err)
+  })
+  out.catch(() => {})
+  return out
+}
+
+function notImplemented(what) {
+  return Promise.reject(new Error(`not implemented: ${what} is not available in this version of pm2 (Rust)`))
+}
+
+// A process selector: 'all', an id, a name, a namespace, or a config file (its apps' names).
+function selector(api, proc) {
+  if (typeof proc === 'number' && Number.isInteger(proc)) return { target: proc }
+  if (typeof proc === 'string' && proc.length > 0) {
+    if (isConfigFile(proc)) return api._loadConfig(proc).then(({ apps }) => ({ names: apps.map(appName) }))
+    return { target: proc }
+  }
+  throw new Error(`A process must be selected by name, id, namespace or "all", got ${proc === undefined ? 'nothing' : JSON.stringify(proc)}`)
+}
+
+function appName(app) {
+  if (app && typeof app.name === 'string') return app.name
+  const script = app && (app.script || app.exec || app.cmd || app.command)
+  return typeof script === 'string' ? path.basename(script, path.extname(script)) : undefined
+}
+
+class API {
+  constructor(opts) {
+    opts = opts && typeof opts === 'object' ? opts : {}
+    if (opts.independent && opts.pm2_home) {
+      throw new Error('You cannot set a pm2_home and independent instance in same time')
+    }
+    this.cwd = path.resolve(opts.cwd || process.cwd())
+    this.pm2_home = opts.pm2_home
+      ? path.resolve(opts.pm2_home)
+      : opts.independent
+        ? path.join(os.tmpdir(), crypto.randomBytes(8).toString('hex'))
+        : binding.defaultHome()
+    this.daemon_mode = opts.daemon_mode === undefined ? !opts.independent : Boolean(opts.daemon_mode)
+    this.Client = { daemon_mode: this.daemon_mode, pm2_home: this.pm2_home }
+    this._native = new binding.Client(this.pm2_home)
+    this._connecting = null
+    try {
+      for (const dir of ['', 'logs', 'pids']) fs.mkdirSync(path.join(this.pm2_home, dir), { recursive: true, mode: 0o700 })
+    } catch (_) {
+      // Reported by connect(), where the caller can act on it.
+    }
+  }
+
+  // connect([noDaemonMode], cb): noDaemonMode runs the daemon inside this process.
+  connect(noDaemonMode, cb) {
+    if (typeof noDaemonMode === 'function') {
+      cb = noDaemonMode
+      noDaemonMode = false
+    }
+    if (noDaemonMode === true) {
+      this.daemon_mode = false
+      this.Client.daemon_mode = false
+    }
+    return settle(cb, () => this._connect())
+  }
+
+  _connect() {
+    if (!this._connecting || !this._native.isConnected()) {
+      const attempt = this._native.connect(this.daemon_mode ? daemonPath : '').then((info) => ({
+        daemon_mode: this.daemon_mode,
+        new_pm2_instance: info.new_pm2_instance,
+        pm2_home: this.pm2_home,
+        rpc_socket_file: path.join(this.pm2_home, 'rpc.sock'),
+        pub_socket_file: path.join(this.pm2_home, 'rpc.sock'),
+      }))
+      attempt.catch(() => {
+        if (this._connecting === attempt) this._connecting = null
+      })
+      this._connecting = attempt
+    }
+    return this._connecting
+  }
+
+  async _call(method, params) {
+    await this._connect()
+    return this._native.call(method, params || {})
+  }
+
+  _context(envName) {
+    const env = {}
+    for (const [k, v] of Object.entries(process.env)) if (typeof v === 'string') env[k] = v
+    return { cwd: this.cwd, env, node_path: process.execPath, env_name: typeof envName === 'string' ? envName : null }
+  }
+
+  // Loads a config file: JSON, YAML, or JavaScript (only Node can evaluate those).
+  async _loadConfig(file) {
+    const abs = path.resolve(this.cwd, file)
+    let text
+    if (!/\.(c|m)?js$/.test(abs)) {
+      try {
+        text = fs.readFileSync(abs, 'utf8')
+      } catch (e) {
+        throw new Error(`Cannot read config file ${abs}: ${e.message}`)
+      }
+    }
+    let doc
+    if (/\.json$/.test(abs)) {
+      try {
+        doc = JSON.parse(text)
+      } catch (e) {
+        throw new Error(`Malformed JSON in config file ${abs}: ${e.message}`)
+      }
+    } else if (/\.ya?ml$/.test(abs)) {
+      try {
+        doc = binding.parseYaml(text)
+      } catch (e) {
+        throw new Error(`Malformed YAML in config file ${abs}: ${e.message}`)
+      }
+    } else {
+      if (!fs.existsSync(abs)) throw new Error(`Config file not found: ${abs}`)
+      if (abs.endsWith('.mjs')) {
+        const mod = await import(pathToFileURL(abs).href)
+        doc = mod.default || mod
+      } else {
+        delete require.cache[require.resolve(abs)]
+        doc = require(abs)
+      }
+    }
+    let apps
+    try {
+      apps = binding.appsOfConfig(JSON.parse(JSON.stringify(doc)))
+    } catch (e) {
+      throw new Error(`${e.message} (${abs})`)
+    }
+    return { apps, dir: path.dirname(abs) }
+  }
+
+  // start(options | script | script, options | configFile | script, configFile, cb)
+  start(cmd, opts, cb) {
+    if (typeof opts === 'function') {
+      cb = opts
+      opts = undefined
+    }
+    return settle(cb, () => this._start(cmd, opts))
+  }
+
+  async _start(cmd, opts) {
+    if (opts !== undefined && opts !== null && typeof opts !== 'object' && typeof opts !== 'string') {
+      throw new Error(`start() options must be an object, got ${typeof opts}`)
+    }
+    if (typeof opts === 'string') {
+      // start(script, jsonConfigFile): the file's options, for this script.
+      const { apps } = await this._loadConfig(opts)
+      opts = Object.assign({}, apps[0])
+    }
+    opts = opts || {}
+    if (Array.isArray(cmd)) {
+      return this._call('start', { apps: cmd, mode: 'json', context: this._context(opts.env) })
+    }
+    if (cmd && typeof cmd === 'object') {
+      return this._call('start', { apps: [cmd], mode: 'json', context: this._context(opts.env) })
+    }
+    if (typeof cmd !== 'string' || cmd.length === 0) {
+      throw new Error('start() needs a script path, an options object or a config file')
+    }
+    if (isConfigFile(cmd)) return this._startConfig(cmd, opts)
+    return this._call('start', { apps: [Object.assign({}, opts, { script: cmd })], mode: 'script', context: this._context() })
+  }
+
+  async _startConfig(file, opts) {
+    let { apps, dir } = await this._loadConfig(file)
+    if (typeof opts.only === 'string' || Array.isArray(opts.only)) {
+      const only = Array.isArray(opts.only) ? opts.only : opts.only.split(',').map((s) => s.trim())
+      apps = apps.filter((app) => only.includes(appName(app)))
+    }
+    apps = apps.map((app) => {
+      const a = Object.assign({}, app)
+      if (opts.namespace) a.namespace = opts.namespace
+      if (opts.name_prefix) a.name_prefix = opts.name_prefix
+      if (opts.force !== undefined) a.force = opts.force
+      return a
+    })
+    if (apps.length === 0) throw new Error(`No app to start in ${file}${opts.only ? ` (only: ${opts.only})` : ''}`)
+    const context = this._context(opts.env)
+    context.cwd = opts.cwd ? path.resolve(this.cwd, opts.cwd) : dir
+    return this._call('start', { apps, mode: 'json', context })
+  }
+
+  _action(method, proc, extra, cb) {
+    return settle(cb, async () => {
+      const sel = await selector(this, proc)
+      return this._call(method, Object.assign({}, sel, extra))
+    })
+  }
+
+  stop(proc, cb) {
+    return this._action('stop', proc, {}, cb)
+  }
+
+  restart(proc, opts, cb) {
+    if (typeof opts === 'function') {
+      cb = opts
+      opts = {}
+    }
+    opts = opts && typeof opts === 'object' ? opts : {}
+    if (isConfigFile(proc)) return settle(cb, () => this._startConfig(proc, opts))
+    return this._action('restart', proc, { opts, context: this._context() }, cb)
+  }
+
+  reload(proc, opts, cb) {
+    if (typeof opts === 'function') {
+      cb = opts
+      opts = {}
+    }
+    opts = opts && typeof opts === 'object' ? opts : {}
+    if (isConfigFile(proc)) return settle(cb, () => this._startConfig(proc, opts))
+    return this._action('reload', proc, { opts, context: this._context() }, cb)
+  }
+
+  delete(proc, jsonVia, cb) {
+    if (typeof jsonVia === 'function') cb = jsonVia
+    return this._action('delete', proc, {}, cb)
+  }
+
+  del(proc, cb) {
+    return this.delete(proc, cb)
+  }
+
+  reset(proc, cb) {
+    return this._action('reset', proc, {}, cb)
+  }
+
+  list(opts, cb) {
+    if (typeof opts === 'function') cb = opts
+    return settle(cb, () => this._call('list'))
+  }
+
+  describe(proc, cb) {
+    return settle(cb, async () => this._call('describe', await selector(this, proc)))
+  }
+
+  getProcessIdByName(name, cb) {
+    return settle(cb, () => this._call('getProcessIdByName', { target: String(name) }))
+  }
+
+  getPID(proc, cb) {
+    if (typeof proc === 'function') {
+      cb = proc
+      proc = undefined
+    }
+    return settle(cb, async () => this._call('getPID', proc === undefined ? {} : await selector(this, proc)))
+  }
+
+  ping(cb) {
+    return settle(cb, () => this._call('ping'))
+  }
+
+  getVersion(cb) {
+    return settle(cb, () => this._call('getVersion'))
+  }
+
+  flush(proc, cb) {
+    if (typeof proc === 'function') {
+      cb = proc
+      proc = undefined
+    }
+    return settle(cb, async () => this._call('flush', proc === undefined || proc === 'all' ? {} : await selector(this, proc)))
+  }
+
+  reloadLogs(cb) {
+    return settle(cb, () => this._call('reloadLogs'))
+  }
+
+  sendSignalToProcessName(signal, name, cb) {
+    return settle(cb, async () => this._call('sendSignalToProcessName', Object.assign({ signal }, await selector(this, name))))
+  }
+
+  sendSignalToProcessId(signal, id, cb) {
+    return settle(cb, async () => this._call('sendSignalToProcessId', Object.assign({ signal }, await selector(this, id))))
+  }
+
+  sendDataToProcessId(id, packet, cb) {
+    if (typeof id === 'object' && id !== null) {
+      cb = packet
+      packet = id
+    } else if (packet && typeof packet === 'object') {
+      packet.id = id
+    }
+    return settle(cb, () => this._call('sendDataToProcessId', { packet }))
+  }
+
+  // Stops every app and the daemon. With no daemon running there is nothing to kill.
+  killDaemon(cb) {
+    return settle(cb, async () => {
+      if (!this._native.isConnected() && !fs.existsSync(path.join(this.pm2_home, 'rpc.sock'))) {
+        return { success: true }
+      }
+      const res = await this._call('kill')
+      this._connecting = null
+      return res
+    })
+  }
+
+  kill(cb) {
+    return this.killDaemon(cb)
+  }
+
+  disconnect(cb) {
+    return settle(cb, async () => {
+      this._connecting = null
+      await this._native.disconnect()
+    })
+  }
+
+  close(cb) {
+    return this.disconnect(cb)
+  }
+
+  destroy(cb) {
+    return settle(cb, async () => {
+      await this.killDaemon()
+      await this.disconnect()
+      if (/\.pm2/.test(this.pm2_home)) throw new Error(`Refusing to delete ${this.pm2_home}`)
+      fs.rmSync(this.pm2_home, { recursive: true, force: true })
+    })
+  }
+}
+
+// Parts of pm2's API that later work brings; each says so through its callback.
+const LATER = {
+  launchBus: 'launchBus (the message bus)',
+  trigger: 'trigger (@pm2/io actions)',
+  sendLineToStdin: 'sendLineToStdin',
+  scale: 'scale (cluster mode)',
+  dump: 'dump',
+  resurrect: 'resurrect',
+  clearDump: 'clearDump',
+  update: 'update',
+  startup: 'startup',
+  uninstallStartup: 'uninstallStartup',
+}
+for (const [method, what] of Object.entries(LATER)) {
+  API.prototype[method] = function (...args) {
+    const cb = args.reverse().find((a) => typeof a === 'function')
+    return settle(cb, () => notImplemented(what))
+  }
+}
+
+const pm2 = new API()
+pm2.custom = API
+module.exports = pm2

@@ -1,0 +1,82 @@
+//! The Node addon's surface: a `Client` handle with async RPC, plus small helpers that
+//! `index.js` needs. No logic lives here.
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::client::{self, Connection, Launch};
+use crate::home::Home;
+
+fn err(msg: String) -> Error {
+    Error::new(Status::GenericFailure, msg)
+}
+
+#[napi]
+pub struct Client {
+    home: Home,
+    conn: Arc<tokio::sync::Mutex<Option<Arc<Connection>>>>,
+}
+
+#[napi]
+impl Client {
+    #[napi(constructor)]
+    pub fn new(home: String) -> Self {
+        Client { home: Home::new(home), conn: Arc::default() }
+    }
+
+    /// Connects (starting a daemon if needed). `daemon_path` empty = run it in this process.
+    #[napi]
+    pub async fn connect(&self, daemon_path: String) -> Result<Value> {
+        let mut slot = self.conn.lock().await;
+        if let Some(c) = slot.as_ref().filter(|c| c.is_alive()) {
+            return Ok(json!({"new_pm2_instance": false, "daemon_pid": c.daemon_pid}));
+        }
+        let launch = if daemon_path.is_empty() { Launch::InProcess } else { Launch::Detached(daemon_path.into()) };
+        let (conn, fresh) = client::connect(&self.home, &launch).await.map_err(err)?;
+        let pid = conn.daemon_pid;
+        *slot = Some(Arc::new(conn));
+        Ok(json!({"new_pm2_instance": fresh, "daemon_pid": pid}))
+    }
+
+    #[napi]
+    pub fn is_connected(&self) -> bool {
+        self.conn.try_lock().map(|c| c.as_ref().is_some_and(|c| c.is_alive())).unwrap_or(true)
+    }
+
+    #[napi]
+    pub async fn call(&self, method: String, params: Value) -> Result<Value> {
+        let conn = self.conn.lock().await.clone().ok_or_else(|| err("Not connected to the PM2 daemon: call connect() first".into()))?;
+        let result = conn.call(&method, params).await.map_err(err)?;
+        if method == "kill" {
+            // Return once the daemon is really gone.
+            conn.wait_daemon_exit(Duration::from_secs(5)).await;
+        }
+        Ok(result)
+    }
+
+    #[napi]
+    pub async fn disconnect(&self) -> Result<()> {
+        if let Some(c) = self.conn.lock().await.take() {
+            c.close().await;
+        }
+        Ok(())
+    }
+}
+
+#[napi]
+pub fn default_home() -> String {
+    Home::default_root().to_string_lossy().into_owned()
+}
+
+#[napi]
+pub fn parse_yaml(text: String) -> Result<Value> {
+    crate::config::parse_yaml(&text).map_err(err)
+}
+
+#[napi]
+pub fn apps_of_config(doc: Value) -> Result<Vec<Value>> {
+    crate::config::apps_of_config(doc).map_err(err)
+}

@@ -1,0 +1,260 @@
+//! The client side: find or start the daemon for a `PM2_HOME`, handshake, and multiplexed
+//! requests over one connection.
+
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::unix::OwnedWriteHalf;
+use tokio::net::UnixStream;
+use tokio::sync::oneshot;
+
+use crate::home::Home;
+use crate::protocol::{self, Hello, Request, Response, PROTOCOL_NAME, PROTOCOL_VERSION};
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+const DAEMON_START_TIMEOUT: Duration = Duration::from_secs(15);
+const LOST: &str = "Lost the connection to the PM2 daemon (it exited or was killed)";
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, String>>>>>;
+
+pub struct Connection {
+    writer: tokio::sync::Mutex<OwnedWriteHalf>,
+    pending: Pending,
+    next_id: AtomicU64,
+    alive: Arc<AtomicBool>,
+    reader: tokio::task::JoinHandle<()>,
+    pub daemon_pid: u32,
+}
+
+/// How to start a daemon when none answers.
+#[derive(Debug, Clone)]
+pub enum Launch {
+    /// Spawn this `pm2-daemon` executable, detached.
+    Detached(PathBuf),
+    /// Run the daemon on a thread of this process (`connect(true)`).
+    InProcess,
+}
+
+impl Connection {
+    pub fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::SeqCst)
+    }
+
+    pub async fn call(&self, method: &str, params: Value) -> Result<Value, String> {
+        if !self.is_alive() {
+            return Err(LOST.into());
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().unwrap().insert(id, tx);
+        let frame = protocol::encode(&Request { id, method: method.into(), params });
+        {
+            use tokio::io::AsyncWriteExt;
+            let mut w = self.writer.lock().await;
+            if let Err(e) = w.write_all(&frame).await {
+                self.pending.lock().unwrap().remove(&id);
+                return Err(format!("{LOST}: {e}"));
+            }
+        }
+        rx.await.unwrap_or_else(|_| Err(LOST.into()))
+    }
+
+    /// Closes the connection; requests still in flight get an error.
+    pub async fn close(&self) {
+        self.alive.store(false, Ordering::SeqCst);
+        {
+            use tokio::io::AsyncWriteExt;
+            let _ = self.writer.lock().await.shutdown().await;
+        }
+        self.reader.abort();
+        fail_all(&self.pending);
+    }
+
+    /// Waits until the daemon has closed its side and its process is gone (after `kill`),
+    /// at most `limit`.
+    pub async fn wait_daemon_exit(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        let in_process = self.daemon_pid == std::process::id();
+        let gone = || !self.is_alive() && (in_process || !process_exists(self.daemon_pid));
+        while !gone() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+}
+
+/// A pid that is running (a zombie counts as gone).
+fn process_exists(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+fn fail_all(pending: &Pending) {
+    for (_, tx) in pending.lock().unwrap().drain() {
+        let _ = tx.send(Err(LOST.into()));
+    }
+}
+
+/// Is the pid in `pm2.pid` an original (Node) pm2 daemon? Its title says "God Daemon".
+fn original_pm2_daemon(home: &Home) -> Option<u32> {
+    let pid: u32 = std::fs::read_to_string(home.pid_file()).ok()?.trim().parse().ok()?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    String::from_utf8_lossy(&cmdline).contains("God Daemon").then_some(pid)
+}
+
+fn foreign_socket_error(home: &Home) -> String {
+    let who = match original_pm2_daemon(home) {
+        Some(pid) => format!("an original pm2 daemon (pid {pid}) is running there"),
+        None => "something else is listening there".into(),
+    };
+    format!(
+        "The socket {} does not speak the pm2-rs protocol: {who}. Stop it with the original pm2 (`pm2 kill` with PM2_HOME={}) or use another PM2_HOME.",
+        home.rpc_socket().display(),
+        home.root.display()
+    )
+}
+
+/// Connects and handshakes. `Ok(None)` means no daemon is listening.
+async fn try_connect(home: &Home) -> Result<Option<Connection>, String> {
+    let sock = home.rpc_socket();
+    let stream = match UnixStream::connect(&sock).await {
+        Ok(s) => s,
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => {
+            if original_pm2_daemon(home).is_some() {
+                return Err(foreign_socket_error(home));
+            }
+            return Ok(None);
+        }
+        Err(e) => return Err(format!("Cannot connect to {}: {e}", sock.display())),
+    };
+    let (mut reader, mut writer) = stream.into_split();
+    protocol::write_frame(&mut writer, &Hello::ours()).await.map_err(|e| format!("Cannot talk to the PM2 daemon: {e}"))?;
+    let theirs: Hello = match tokio::time::timeout(HANDSHAKE_TIMEOUT, protocol::read_frame(&mut reader)).await {
+        Ok(Ok(Some(h))) => h,
+        Ok(Ok(None)) => return Err(format!("The PM2 daemon at {} closed the connection during the handshake", sock.display())),
+        _ => return Err(foreign_socket_error(home)),
+    };
+    if theirs.hello != PROTOCOL_NAME {
+        return Err(foreign_socket_error(home));
+    }
+    if theirs.protocol != PROTOCOL_VERSION {
+        return Err(format!(
+            "The PM2 daemon (pid {}, version {}) speaks protocol {} but this client ({}) speaks {}: stop the old daemon (kill {}) and connect again.",
+            theirs.pid,
+            theirs.version,
+            theirs.protocol,
+            protocol::PACKAGE_VERSION,
+            PROTOCOL_VERSION,
+            theirs.pid
+        ));
+    }
+
+    let pending: Pending = Arc::default();
+    let alive = Arc::new(AtomicBool::new(true));
+    let reader = tokio::spawn({
+        let pending = pending.clone();
+        let alive = alive.clone();
+        async move {
+            while let Ok(Some(resp)) = protocol::read_frame::<_, Response>(&mut reader).await {
+                if let Some(tx) = pending.lock().unwrap().remove(&resp.id) {
+                    let _ = tx.send(match resp.error {
+                        Some(e) => Err(e),
+                        None => Ok(resp.result.unwrap_or(Value::Null)),
+                    });
+                }
+            }
+            alive.store(false, Ordering::SeqCst);
+            fail_all(&pending);
+        }
+    });
+    Ok(Some(Connection { writer: tokio::sync::Mutex::new(writer), pending, next_id: AtomicU64::new(1), alive, reader, daemon_pid: theirs.pid }))
+}
+
+/// Connects to the daemon of `home`, starting one if none answers. Concurrent first connects
+/// serialise on `spawn.lock`, so exactly one daemon is started. Returns whether it is new.
+pub async fn connect(home: &Home, launch: &Launch) -> Result<(Connection, bool), String> {
+    home.ensure().map_err(|e| format!("Cannot create PM2_HOME {}: {e}", home.root.display()))?;
+    if let Some(c) = try_connect(home).await? {
+        return Ok((c, false));
+    }
+    let lock_path = home.spawn_lock();
+    let lock = tokio::task::spawn_blocking(move || {
+        let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| e.to_string())?;
+        nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| format!("cannot lock {}: {e}", lock_path.display()))
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    // Someone else may have started it while we waited for the lock.
+    if let Some(c) = try_connect(home).await? {
+        return Ok((c, false));
+    }
+    match launch {
+        Launch::Detached(exe) => start_detached(home, exe).await?,
+        Launch::InProcess => start_in_process(home).await?,
+    }
+    let conn = try_connect(home).await?.ok_or_else(|| format!("The PM2 daemon started but {} does not accept connections", home.rpc_socket().display()))?;
+    drop(lock);
+    Ok((conn, true))
+}
+
+/// Spawns `pm2-daemon`, which forks away (so it is nobody's zombie) and reports readiness on
+/// the pipe it was given as stdout.
+async fn start_detached(home: &Home, exe: &Path) -> Result<(), String> {
+    if !exe.is_file() {
+        return Err(format!("The pm2 daemon executable is missing: {} (run `npm run build`)", exe.display()));
+    }
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(home.log_file())
+        .map_err(|e| format!("Cannot open {}: {e}", home.log_file().display()))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--home").arg(&home.root).arg("--detach").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| format!("Cannot start the PM2 daemon {}: {e}", exe.display()))?;
+    let stdout = child.stdout.take().expect("piped");
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = child.wait();
+        line
+    });
+    let line = tokio::time::timeout(DAEMON_START_TIMEOUT, answer)
+        .await
+        .map_err(|_| format!("The PM2 daemon did not start within {}s (see {})", DAEMON_START_TIMEOUT.as_secs(), home.log_file().display()))?
+        .map_err(|e| e.to_string())?;
+    match line.trim() {
+        "ready" => Ok(()),
+        "" => Err(format!("The PM2 daemon exited before it was ready (see {})", home.log_file().display())),
+        other => Err(format!("The PM2 daemon could not start: {}", other.trim_start_matches("error: "))),
+    }
+}
+
+async fn start_in_process(home: &Home) -> Result<(), String> {
+    let (tx, rx) = oneshot::channel();
+    let home = home.clone();
+    std::thread::Builder::new()
+        .name("pm2-daemon".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+            rt.block_on(crate::daemon::run(home, crate::daemon::Settings::from_env(true), |r| {
+                let _ = tx.send(r);
+            }));
+        })
+        .map_err(|e| format!("Cannot start the in-process daemon: {e}"))?;
+    rx.await.map_err(|_| "The in-process daemon stopped before it was ready".to_string())?
+}

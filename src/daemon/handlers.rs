@@ -1,0 +1,322 @@
+//! One small function per request; `dispatch` is the daemon's whole API.
+
+use serde_json::{json, Value};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::process_table::{Status, Target};
+use super::{logs, Daemon};
+use crate::config::{self, StartContext};
+use crate::protocol::PACKAGE_VERSION;
+
+pub async fn dispatch(d: &Arc<Daemon>, method: &str, params: Value) -> Result<Value, String> {
+    match method {
+        "ping" => Ok(json!({"msg": "pong"})),
+        "getVersion" => Ok(json!(PACKAGE_VERSION)),
+        "start" => start(d, &params).await,
+        "stop" => each(d, &params, Action::Stop).await,
+        "restart" | "reload" => restart(d, &params).await,
+        "delete" => each(d, &params, Action::Delete).await,
+        "reset" => reset(d, &params),
+        "list" => Ok(list(d)),
+        "describe" => Ok(describe(d, &params)),
+        "getProcessIdByName" => Ok(ids_by_name(d, &params)),
+        "getPID" => Ok(pids(d, &params)),
+        "flush" => flush(d, &params),
+        "reloadLogs" => {
+            d.reload_logs();
+            Ok(json!({}))
+        }
+        "sendSignalToProcessName" | "sendSignalToProcessId" => send_signal(d, &params),
+        "sendDataToProcessId" => send_data(d, &params),
+        "kill" => {
+            d.delete_all().await;
+            Ok(json!({"success": true}))
+        }
+        other => Err(format!("not implemented: {other}")),
+    }
+}
+
+fn descriptions(d: &Daemon, ids: &[u32]) -> Value {
+    let table = d.table.lock().unwrap();
+    Value::Array(ids.iter().filter_map(|id| table.get(*id)).map(|p| p.describe(&d.home)).collect())
+}
+
+fn list(d: &Daemon) -> Value {
+    let table = d.table.lock().unwrap();
+    Value::Array(table.iter().map(|p| p.describe(&d.home)).collect())
+}
+
+fn describe(d: &Daemon, params: &Value) -> Value {
+    let ids = Target::from_params(params).and_then(|t| d.table.lock().unwrap().select(&t)).unwrap_or_default();
+    descriptions(d, &ids)
+}
+
+fn select(d: &Daemon, params: &Value) -> Result<Vec<u32>, String> {
+    let target = Target::from_params(params)?;
+    d.table.lock().unwrap().select(&target)
+}
+
+fn context(params: &Value) -> Result<StartContext, String> {
+    serde_json::from_value(params.get("context").cloned().unwrap_or(Value::Null)).map_err(|e| format!("invalid start context: {e}"))
+}
+
+/// `start`: `mode: "script"` for `start(script[, options])`, `"json"` for an options object
+/// or a config file (apps already known by name are restarted with their new options).
+async fn start(d: &Arc<Daemon>, params: &Value) -> Result<Value, String> {
+    let ctx = context(params)?;
+    let apps = params.get("apps").and_then(Value::as_array).cloned().unwrap_or_default();
+    if apps.is_empty() {
+        return Err("No app to start".into());
+    }
+    let by_script = params.get("mode").and_then(Value::as_str) == Some("script");
+
+    if by_script {
+        // `start('name')` of a known app restarts it, as pm2 does.
+        if let Some(name) = apps[0].get("script").and_then(Value::as_str) {
+            let ids = d.table.lock().unwrap().ids_named(name);
+            if !ids.is_empty() {
+                return restart_ids(d, &ids).await;
+            }
+        }
+    }
+
+    // Validate every app before touching any: nothing half-started.
+    let mut specs = Vec::with_capacity(apps.len());
+    for app in &apps {
+        specs.push(config::normalize(app, &ctx, &d.home, d.settings.kill_timeout)?);
+    }
+
+    let mut affected = Vec::new();
+    for spec in specs {
+        let existing = d.table.lock().unwrap().ids_named(&spec.name);
+        if by_script {
+            let same_script = {
+                let table = d.table.lock().unwrap();
+                let found = table.iter().any(|p| p.spec.exec_path == spec.exec_path && p.spec.name == spec.name);
+                found
+            };
+            if same_script && !spec.force {
+                return Err("Script already launched, add -f option to force re-execution".into());
+            }
+            affected.extend(d.create(spec)?);
+        } else if !existing.is_empty() && !spec.force {
+            let spec = Arc::new(spec);
+            {
+                let mut table = d.table.lock().unwrap();
+                for id in &existing {
+                    if let Some(p) = table.get_mut(*id) {
+                        p.spec = spec.clone();
+                    }
+                }
+            }
+            restart_ids(d, &existing).await?;
+            affected.extend(existing);
+        } else {
+            affected.extend(d.create(spec)?);
+        }
+    }
+    Ok(descriptions(d, &affected))
+}
+
+#[derive(Clone, Copy)]
+enum Action {
+    Stop,
+    Delete,
+}
+
+/// Runs an action on every selected process at once.
+async fn each(d: &Arc<Daemon>, params: &Value, action: Action) -> Result<Value, String> {
+    let ids = select(d, params)?;
+    let before = descriptions(d, &ids);
+    let mut set = tokio::task::JoinSet::new();
+    for id in ids.clone() {
+        let d = d.clone();
+        set.spawn(async move {
+            match action {
+                Action::Stop => d.stop(id).await,
+                Action::Delete => d.delete(id).await,
+            }
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.map_err(|e| e.to_string())??;
+    }
+    Ok(match action {
+        Action::Stop => descriptions(d, &ids),
+        Action::Delete => mark_deleted(before),
+    })
+}
+
+fn mark_deleted(mut before: Value) -> Value {
+    if let Value::Array(items) = &mut before {
+        for item in items {
+            item["pm2_env"]["status"] = json!("stopped");
+            item["pid"] = json!(0);
+        }
+    }
+    before
+}
+
+async fn restart_ids(d: &Arc<Daemon>, ids: &[u32]) -> Result<Value, String> {
+    let mut set = tokio::task::JoinSet::new();
+    for &id in ids {
+        let d = d.clone();
+        set.spawn(async move { d.restart(id).await });
+    }
+    while let Some(r) = set.join_next().await {
+        r.map_err(|e| e.to_string())??;
+    }
+    Ok(descriptions(d, ids))
+}
+
+/// `restart(target, opts)`: start options in `opts` override the app's own; `updateEnv`
+/// takes the caller's current environment.
+async fn restart(d: &Arc<Daemon>, params: &Value) -> Result<Value, String> {
+    let ids = select(d, params)?;
+    let mut overrides = params.get("opts").cloned().unwrap_or(json!({}));
+    let update_env = overrides.get("updateEnv").and_then(Value::as_bool).unwrap_or(false);
+    if let Value::Object(o) = &mut overrides {
+        o.remove("updateEnv");
+    }
+    let has_overrides = overrides.as_object().is_some_and(|o| !o.is_empty());
+    if update_env || has_overrides {
+        let caller = context(params).ok();
+        let mut respecs = Vec::new();
+        {
+            let table = d.table.lock().unwrap();
+            for &id in &ids {
+                let Some(p) = table.get(id) else { continue };
+                let mut source = p.spec.source.clone();
+                merge_options(&mut source, &overrides);
+                let mut ctx = p.spec.context.clone();
+                if update_env {
+                    if let Some(c) = &caller {
+                        ctx.env = c.env.clone();
+                    }
+                }
+                respecs.push((id, config::normalize(&source, &ctx, &d.home, d.settings.kill_timeout)?));
+            }
+        }
+        let mut table = d.table.lock().unwrap();
+        for (id, spec) in respecs {
+            if let Some(p) = table.get_mut(id) {
+                p.spec = Arc::new(spec);
+            }
+        }
+    }
+    restart_ids(d, &ids).await
+}
+
+/// Overrides replace the app's options key by key; `env` objects are merged.
+fn merge_options(source: &mut Value, overrides: &Value) {
+    let (Value::Object(src), Value::Object(over)) = (source, overrides) else { return };
+    for (k, v) in over {
+        match (src.get_mut(k), v) {
+            (Some(Value::Object(old)), Value::Object(new)) if k == "env" => {
+                for (ek, ev) in new {
+                    old.insert(ek.clone(), ev.clone());
+                }
+            }
+            _ => {
+                src.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+fn reset(d: &Daemon, params: &Value) -> Result<Value, String> {
+    let ids = select(d, params)?;
+    {
+        let mut table = d.table.lock().unwrap();
+        for &id in &ids {
+            if let Some(p) = table.get_mut(id) {
+                p.restart_time = 0;
+                p.unstable_restarts = 0;
+            }
+        }
+    }
+    Ok(descriptions(d, &ids))
+}
+
+fn ids_by_name(d: &Daemon, params: &Value) -> Value {
+    let name = params.get("target").and_then(Value::as_str).unwrap_or("");
+    json!(d.table.lock().unwrap().ids_named(name))
+}
+
+fn pids(d: &Daemon, params: &Value) -> Value {
+    let table = d.table.lock().unwrap();
+    let ids = match Target::from_params(params) {
+        Ok(t) => table.select(&t).unwrap_or_default(),
+        Err(_) => table.ids(),
+    };
+    json!(ids.iter().filter_map(|id| table.get(*id)).filter_map(|p| p.pid).collect::<Vec<_>>())
+}
+
+fn flush(d: &Daemon, params: &Value) -> Result<Value, String> {
+    let everything = params.get("target").is_none() && params.get("names").is_none();
+    let ids = if everything { d.table.lock().unwrap().ids() } else { select(d, params)? };
+    let table = d.table.lock().unwrap();
+    for id in &ids {
+        if let Some(p) = table.get(*id) {
+            let s = &p.spec;
+            for f in [&s.out_file, &s.error_file, &s.log_file] {
+                if let Some(path) = s.instance_log(f, *id) {
+                    logs::truncate(&path);
+                }
+            }
+        }
+    }
+    if everything {
+        logs::truncate(&d.home.log_file());
+    }
+    Ok(Value::Array(ids.iter().filter_map(|id| table.get(*id)).map(|p| p.describe(&d.home)).collect()))
+}
+
+fn parse_signal(v: Option<&Value>) -> Result<Signal, String> {
+    match v {
+        Some(Value::String(s)) => {
+            let name = if s.starts_with("SIG") { s.clone() } else { format!("SIG{s}") };
+            Signal::from_str(&name.to_uppercase()).map_err(|_| format!("Unknown signal: {s}"))
+        }
+        Some(Value::Number(n)) => n.as_i64().and_then(|n| Signal::try_from(n as i32).ok()).ok_or_else(|| format!("Unknown signal: {n}")),
+        _ => Err("A signal name such as \"SIGUSR2\" is required".into()),
+    }
+}
+
+fn send_signal(d: &Daemon, params: &Value) -> Result<Value, String> {
+    let signal = parse_signal(params.get("signal"))?;
+    let ids = select(d, params)?;
+    let table = d.table.lock().unwrap();
+    for id in &ids {
+        if let Some(pid) = table.get(*id).and_then(|p| p.pid) {
+            kill(Pid::from_raw(pid as i32), signal).map_err(|e| format!("Cannot send {signal} to process {id}: {e}"))?;
+        }
+    }
+    Ok(Value::Array(ids.iter().filter_map(|id| table.get(*id)).map(|p| p.describe(&d.home)).collect()))
+}
+
+fn send_data(d: &Daemon, params: &Value) -> Result<Value, String> {
+    let packet = params.get("packet").cloned().unwrap_or(Value::Null);
+    let id = packet.get("id");
+    if !packet.is_object() || id.is_none() || packet.get("data").is_none() || packet.get("topic").is_none() {
+        return Err("ID, DATA or TOPIC field is missing".into());
+    }
+    let pm_id = match id {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.parse().ok(),
+        _ => None,
+    }
+    .ok_or("The packet's id must be a process id (a number)")?;
+    let table = d.table.lock().unwrap();
+    let p = table.get(pm_id as u32).ok_or_else(|| format!("Process with id {pm_id} not found"))?;
+    if !matches!(p.status, Status::Online | Status::Launching) {
+        return Err(format!("Process {pm_id} is not online (status: {})", p.status.as_str()));
+    }
+    let tx = p.ipc.as_ref().ok_or_else(|| format!("Process {pm_id} has no IPC channel (only Node apps have one)"))?;
+    tx.send(super::ipc::encode(&packet)).map_err(|_| format!("Process {pm_id} closed its IPC channel"))?;
+    Ok(json!({"success": true, "data": packet}))
+}

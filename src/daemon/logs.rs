@@ -1,0 +1,79 @@
+//! App output: each stdout/stderr pipe is read by one task and appended to the app's log
+//! files. Files are reopened when `reloadLogs` bumps the epoch, so external rotation works.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// A set of append-only files written together (the stream's own file and the combined log).
+pub struct LogSink {
+    paths: Vec<PathBuf>,
+    files: Vec<Option<File>>,
+    epoch: u64,
+}
+
+fn open_append(path: &PathBuf) -> Option<File> {
+    if path.as_os_str() == "/dev/null" {
+        return None;
+    }
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    match OpenOptions::new().create(true).append(true).open(path) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            eprintln!("[pm2-daemon] cannot open log file {}: {e}", path.display());
+            None
+        }
+    }
+}
+
+impl LogSink {
+    pub fn open(paths: Vec<PathBuf>, epoch: u64) -> Self {
+        let files = paths.iter().map(open_append).collect();
+        LogSink { paths, files, epoch }
+    }
+
+    pub fn write(&mut self, chunk: &[u8], epoch: u64) {
+        if epoch != self.epoch {
+            self.files = self.paths.iter().map(open_append).collect();
+            self.epoch = epoch;
+        }
+        for f in self.files.iter_mut().flatten() {
+            if let Err(e) = f.write_all(chunk) {
+                eprintln!("[pm2-daemon] log write failed: {e}");
+            }
+        }
+    }
+}
+
+/// Copies one pipe into its sink until the app closes it; the last lines of a crashing app
+/// are read before EOF, so none are lost. `on_chunk` sees every chunk (for the bus).
+pub async fn pump<R, F>(mut pipe: R, mut sink: LogSink, epoch: Arc<AtomicU64>, mut on_chunk: F)
+where
+    R: AsyncRead + Unpin,
+    F: FnMut(&[u8]),
+{
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match pipe.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                sink.write(&buf[..n], epoch.load(Ordering::Relaxed));
+                on_chunk(&buf[..n]);
+            }
+        }
+    }
+}
+
+/// Truncates a log file (flush).
+pub fn truncate(path: &PathBuf) {
+    if path.as_os_str() != "/dev/null" && path.exists() {
+        if let Err(e) = OpenOptions::new().write(true).truncate(true).open(path) {
+            eprintln!("[pm2-daemon] cannot flush {}: {e}", path.display());
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The daemon ("God"): a small standalone tokio program that owns the process table.
+//!
+//! `server` takes client connections and hands each request to `handlers`; `supervisor`
+//! starts, stops and restarts processes (`spawn`), applying `restart`'s policy to exits;
+//! `logs` copies app output to files, `ipc` speaks Node's IPC channel, `monitor` samples
+//! cpu and memory.
+
+pub mod handlers;
+pub mod ipc;
+pub mod logs;
+pub mod monitor;
+pub mod process_table;
+pub mod restart;
+pub mod server;
+pub mod spawn;
+pub mod supervisor;
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nix::fcntl::{Flock, FlockArg};
+use tokio::net::UnixListener;
+use tokio::sync::watch;
+
+use crate::home::Home;
+use process_table::ProcessTable;
+
+/// Knobs read once from the environment of the client that started the daemon.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub kill_timeout: u64,
+    pub monitor_interval: Duration,
+    /// Running inside the client's process (`connect(true)`): apps die with it.
+    pub in_process: bool,
+}
+
+impl Settings {
+    pub fn from_env(in_process: bool) -> Self {
+        let ms = |key: &str, default: u64| std::env::var(key).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default);
+        Settings {
+            kill_timeout: ms("PM2_KILL_TIMEOUT", 1600),
+            monitor_interval: Duration::from_millis(ms("PM2_MONITOR_INTERVAL", 1000).max(100)),
+            in_process,
+        }
+    }
+}
+
+pub struct Daemon {
+    pub home: Home,
+    pub settings: Settings,
+    pub table: Mutex<ProcessTable>,
+    /// Bumped by `reloadLogs`: log writers reopen their files when it changes.
+    pub log_epoch: Arc<AtomicU64>,
+    /// Becomes true when the daemon must exit.
+    pub shutdown: watch::Sender<bool>,
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Takes the daemon lock (an exclusive flock on `pm2.pid`, held for the daemon's life) and
+/// writes our pid into it. Fails if another daemon holds it.
+fn lock_pid_file(home: &Home) -> Result<Flock<std::fs::File>, String> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(home.pid_file())
+        .map_err(|e| format!("cannot open {}: {e}", home.pid_file().display()))?;
+    let mut lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, _)| {
+        let pid = std::fs::read_to_string(home.pid_file()).unwrap_or_default();
+        format!("a pm2 daemon is already running for {} (pid {})", home.root.display(), pid.trim())
+    })?;
+    lock.set_len(0).map_err(|e| e.to_string())?;
+    write!(&mut *lock, "{}", std::process::id()).map_err(|e| e.to_string())?;
+    Ok(lock)
+}
+
+/// Runs a daemon for `home` until it is killed. `ready` is called once the socket accepts
+/// connections (or with the reason it never will).
+pub async fn run(home: Home, settings: Settings, ready: impl FnOnce(Result<(), String>)) {
+    let setup = (|| {
+        home.ensure().map_err(|e| format!("cannot create {}: {e}", home.root.display()))?;
+        let lock = lock_pid_file(&home)?;
+        let sock = home.rpc_socket();
+        let _ = std::fs::remove_file(&sock);
+        let listener = UnixListener::bind(&sock).map_err(|e| format!("cannot listen on {}: {e}", sock.display()))?;
+        std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600)).map_err(|e| e.to_string())?;
+        Ok::<_, String>((lock, listener))
+    })();
+    let (lock, listener) = match setup {
+        Ok(x) => x,
+        Err(e) => return ready(Err(e)),
+    };
+    let (shutdown, _) = watch::channel(false);
+    let daemon = Arc::new(Daemon {
+        home: home.clone(),
+        settings: settings.clone(),
+        table: Mutex::new(ProcessTable::default()),
+        log_epoch: Arc::new(AtomicU64::new(0)),
+        shutdown,
+    });
+    let monitor = tokio::spawn(monitor::run(daemon.clone(), settings.monitor_interval));
+    let signals = (!settings.in_process).then(|| tokio::spawn(supervisor::handle_signals(daemon.clone())));
+    ready(Ok(()));
+    eprintln!("[pm2-daemon] {} started (pid {}) for {}", crate::protocol::PACKAGE_VERSION, std::process::id(), home.root.display());
+
+    server::serve(daemon.clone(), listener).await;
+
+    monitor.abort();
+    if let Some(s) = signals {
+        s.abort();
+    }
+    let _ = std::fs::remove_file(home.rpc_socket());
+    let _ = std::fs::remove_file(home.pid_file());
+    drop(lock);
+    eprintln!("[pm2-daemon] stopped");
+}

@@ -1,0 +1,84 @@
+//! CPU and memory of every app, sampled from `/proc` on one cadence, off the request path:
+//! `list()` returns the last sample.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::process_table::Monit;
+use super::Daemon;
+
+/// Total CPU ticks (utime + stime) and resident bytes of one pid.
+pub fn sample(pid: u32) -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    let rss_pages: u64 = fields.get(21)?.parse().ok()?;
+    Some((utime + stime, rss_pages * page_size()))
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as u64
+    } else {
+        4096
+    }
+}
+
+fn ticks_per_second() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if n > 0 {
+        n as f64
+    } else {
+        100.0
+    }
+}
+
+/// Samples every running app each `interval` until the daemon stops.
+pub async fn run(daemon: Arc<Daemon>, interval: Duration) {
+    let hz = ticks_per_second();
+    let mut last: HashMap<u32, (u64, Instant)> = HashMap::new();
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let pids: Vec<(u32, u32)> = {
+            let table = daemon.table.lock().unwrap();
+            table.iter().filter_map(|p| p.pid.map(|pid| (p.pm_id, pid))).collect()
+        };
+        let now = Instant::now();
+        let mut samples = Vec::with_capacity(pids.len());
+        let mut seen = HashMap::with_capacity(pids.len());
+        for (pm_id, pid) in pids {
+            let Some((ticks, rss)) = sample(pid) else { continue };
+            let cpu = match last.get(&pid) {
+                Some((prev, at)) => {
+                    let secs = now.duration_since(*at).as_secs_f64();
+                    if secs > 0.0 {
+                        (ticks.saturating_sub(*prev) as f64 / hz) / secs * 100.0
+                    } else {
+                        0.0
+                    }
+                }
+                None => 0.0,
+            };
+            seen.insert(pid, (ticks, now));
+            samples.push((pm_id, pid, Monit { memory: rss, cpu }));
+        }
+        last = seen;
+        let mut table = daemon.table.lock().unwrap();
+        for (pm_id, pid, monit) in samples {
+            if let Some(p) = table.get_mut(pm_id) {
+                if p.pid == Some(pid) {
+                    p.monit = monit;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! The process table: one entry per app instance, keyed by `pm_id`, and how entries are
+//! selected and described.
+
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::AppSpec;
+use crate::home::Home;
+
+/// pm2's status strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Launching,
+    Online,
+    Stopping,
+    Stopped,
+    Errored,
+    WaitingRestart,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Launching => "launching",
+            Status::Online => "online",
+            Status::Stopping => "stopping",
+            Status::Stopped => "stopped",
+            Status::Errored => "errored",
+            Status::WaitingRestart => "waiting restart",
+        }
+    }
+
+    /// Has (or is about to have) a live process.
+    pub fn is_running(self) -> bool {
+        matches!(self, Status::Launching | Status::Online)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Monit {
+    pub memory: u64,
+    pub cpu: f64,
+}
+
+/// One managed instance.
+pub struct Proc {
+    pub pm_id: u32,
+    pub spec: Arc<AppSpec>,
+    /// The instance index (`NODE_APP_INSTANCE`).
+    pub instance: u32,
+    pub unique_id: String,
+    pub status: Status,
+    pub pid: Option<u32>,
+    pub restart_time: u64,
+    pub unstable_restarts: u64,
+    pub created_at: u64,
+    pub pm_uptime: u64,
+    pub exit_code: Option<i32>,
+    pub prev_restart_delay: u64,
+    /// Bumped at every spawn and every stop, so that a late exit or a pending restart timer
+    /// of an earlier generation is recognised and ignored.
+    pub generation: u64,
+    pub exit_waiters: Vec<oneshot::Sender<()>>,
+    /// Lines to write to the app's IPC channel (Node apps only).
+    pub ipc: Option<mpsc::UnboundedSender<String>>,
+    pub monit: Monit,
+    pub node_version: Option<String>,
+}
+
+impl Proc {
+    pub fn new(pm_id: u32, spec: Arc<AppSpec>, instance: u32, now: u64) -> Self {
+        Proc {
+            pm_id,
+            spec,
+            instance,
+            unique_id: uuid::Uuid::new_v4().to_string(),
+            status: Status::Stopped,
+            pid: None,
+            restart_time: 0,
+            unstable_restarts: 0,
+            created_at: now,
+            pm_uptime: now,
+            exit_code: None,
+            prev_restart_delay: 0,
+            generation: 0,
+            exit_waiters: Vec::new(),
+            ipc: None,
+            monit: Monit::default(),
+            node_version: None,
+        }
+    }
+
+    /// Releases everyone waiting for this process to exit.
+    pub fn wake_exit_waiters(&mut self) {
+        for w in self.exit_waiters.drain(..) {
+            let _ = w.send(());
+        }
+    }
+
+    /// pm2's own variables, which apps see in their environment and `pm2_env` carries.
+    pub fn pm2_vars(&self, home: &Home) -> Map<String, Value> {
+        let s = &self.spec;
+        let mut m = Map::new();
+        m.insert("pm_id".into(), json!(self.pm_id));
+        m.insert("name".into(), json!(s.name));
+        m.insert("namespace".into(), json!(s.namespace));
+        m.insert(s.instance_var.clone(), json!(self.instance));
+        m.insert("PM2_HOME".into(), json!(home.root.to_string_lossy()));
+        m.insert("unique_id".into(), json!(self.unique_id));
+        m.insert("pm_exec_path".into(), json!(s.exec_path.to_string_lossy()));
+        m.insert("pm_cwd".into(), json!(s.cwd.to_string_lossy()));
+        m.insert("pm_out_log_path".into(), path_json(s.instance_log(&s.out_file, self.pm_id)));
+        m.insert("pm_err_log_path".into(), path_json(s.instance_log(&s.error_file, self.pm_id)));
+        if let Some(p) = s.instance_log(&s.log_file, self.pm_id) {
+            m.insert("pm_log_path".into(), json!(p.to_string_lossy()));
+        }
+        m.insert("pm_pid_path".into(), json!(s.instance_pid_file(home, self.pm_id).to_string_lossy()));
+        m
+    }
+
+    /// The process description pm2's `list()` / `describe()` return.
+    pub fn describe(&self, home: &Home) -> Value {
+        let s = &self.spec;
+        let vars = self.pm2_vars(home);
+        let mut env = s.env.clone();
+        for (k, v) in &vars {
+            env.insert(k.clone(), v.clone());
+        }
+        // pm2 flattens the environment onto pm2_env, then lays its own keys over it.
+        let mut p = env.clone();
+        for (k, v) in &s.options {
+            if !k.starts_with('_') {
+                p.insert(k.clone(), v.clone());
+            }
+        }
+        for (k, v) in vars {
+            p.insert(k, v);
+        }
+        let running = self.status.is_running() || self.status == Status::Stopping;
+        p.insert("status".into(), json!(self.status.as_str()));
+        p.insert("pm_uptime".into(), json!(self.pm_uptime));
+        p.insert("created_at".into(), json!(self.created_at));
+        p.insert("restart_time".into(), json!(self.restart_time));
+        p.insert("unstable_restarts".into(), json!(self.unstable_restarts));
+        p.insert("prev_restart_delay".into(), json!(self.prev_restart_delay));
+        p.insert("exit_code".into(), json!(self.exit_code));
+        p.insert("node_version".into(), json!(self.node_version));
+        p.insert("versioning".into(), Value::Null);
+        p.insert("vizion_running".into(), json!(false));
+        p.insert("km_link".into(), json!(false));
+        p.insert("axm_actions".into(), json!([]));
+        p.insert("axm_monitor".into(), json!({}));
+        p.insert("axm_options".into(), json!({}));
+        p.insert("axm_dynamic".into(), json!({}));
+        p.insert("username".into(), json!(username()));
+        p.insert("env".into(), Value::Object(env));
+        let monit = if running { self.monit } else { Monit::default() };
+        json!({
+            "pid": if running { self.pid.unwrap_or(0) } else { 0 },
+            "name": s.name,
+            "pm_id": self.pm_id,
+            "monit": {"memory": monit.memory, "cpu": (monit.cpu * 10.0).round() / 10.0},
+            "pm2_env": p,
+        })
+    }
+}
+
+fn path_json(p: Option<std::path::PathBuf>) -> Value {
+    match p {
+        Some(p) => json!(p.to_string_lossy()),
+        None => json!("/dev/null"),
+    }
+}
+
+fn username() -> String {
+    std::env::var("USER")
+        .ok()
+        .or_else(|| nix::unistd::User::from_uid(nix::unistd::getuid()).ok().flatten().map(|u| u.name))
+        .unwrap_or_default()
+}
+
+/// What a `stop`/`restart`/`delete`/... call names.
+#[derive(Debug, Clone)]
+pub enum Target {
+    All,
+    /// A name, a namespace or an id (number or numeric string), tried in pm2's order.
+    Selector(String),
+    /// The apps of a config file, by name.
+    Names(Vec<String>),
+}
+
+impl Target {
+    pub fn from_params(params: &Value) -> Result<Target, String> {
+        if let Some(names) = params.get("names").and_then(Value::as_array) {
+            return Ok(Target::Names(names.iter().filter_map(|n| n.as_str().map(str::to_string)).collect()));
+        }
+        match params.get("target") {
+            Some(Value::String(s)) if s == "all" => Ok(Target::All),
+            Some(Value::String(s)) => Ok(Target::Selector(s.clone())),
+            Some(Value::Number(n)) => Ok(Target::Selector(n.to_string())),
+            Some(other) => Err(format!("A process must be selected by name, id, namespace or \"all\", got {other}")),
+            None => Err("No process given: pass a name, an id, a namespace or \"all\"".into()),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct ProcessTable {
+    procs: BTreeMap<u32, Proc>,
+    next_id: u32,
+}
+
+impl ProcessTable {
+    /// Ids count up from 0 and start again at 0 once the table is empty, as in pm2.
+    pub fn allocate_id(&mut self) -> u32 {
+        if self.procs.is_empty() {
+            self.next_id = 0;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    pub fn insert(&mut self, p: Proc) {
+        self.procs.insert(p.pm_id, p);
+    }
+
+    pub fn remove(&mut self, pm_id: u32) -> Option<Proc> {
+        self.procs.remove(&pm_id)
+    }
+
+    pub fn get(&self, pm_id: u32) -> Option<&Proc> {
+        self.procs.get(&pm_id)
+    }
+
+    pub fn get_mut(&mut self, pm_id: u32) -> Option<&mut Proc> {
+        self.procs.get_mut(&pm_id)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Proc> {
+        self.procs.values()
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Proc> {
+        self.procs.values_mut()
+    }
+
+    pub fn ids(&self) -> Vec<u32> {
+        self.procs.keys().copied().collect()
+    }
+
+    pub fn ids_named(&self, name: &str) -> Vec<u32> {
+        self.procs.values().filter(|p| p.spec.name == name).map(|p| p.pm_id).collect()
+    }
+
+    /// The lowest instance index not used by another instance of `name`.
+    pub fn free_instance(&self, name: &str) -> u32 {
+        let used: Vec<u32> = self.procs.values().filter(|p| p.spec.name == name).map(|p| p.instance).collect();
+        (0..).find(|i| !used.contains(i)).unwrap_or(0)
+    }
+
+    /// Resolves a target to ids, in pm_id order. A numeric string is tried as a name, then a
+    /// namespace, then an id, as pm2 does.
+    pub fn select(&self, target: &Target) -> Result<Vec<u32>, String> {
+        let ids: Vec<u32> = match target {
+            Target::All => self.ids(),
+            Target::Names(names) => self.procs.values().filter(|p| names.contains(&p.spec.name)).map(|p| p.pm_id).collect(),
+            Target::Selector(s) => {
+                let by_name = self.ids_named(s);
+                if !by_name.is_empty() {
+                    by_name
+                } else {
+                    let by_ns: Vec<u32> = self.procs.values().filter(|p| &p.spec.namespace == s).map(|p| p.pm_id).collect();
+                    if !by_ns.is_empty() {
+                        by_ns
+                    } else {
+                        s.parse::<u32>().ok().filter(|id| self.procs.contains_key(id)).into_iter().collect()
+                    }
+                }
+            }
+        };
+        if ids.is_empty() {
+            return Err(match target {
+                Target::All => "No process found".into(),
+                _ => "process or namespace not found".into(),
+            });
+        }
+        Ok(ids)
+    }
+}

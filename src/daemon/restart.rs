@@ -1,0 +1,80 @@
+//! The restart policy: what happens when an app exits that nobody asked to stop.
+
+use super::process_table::{Proc, Status};
+
+#[derive(Debug, PartialEq)]
+pub enum Decision {
+    /// Stay down (`autorestart: false`, a `stop_exit_codes` code).
+    Stay,
+    /// Too many unstable restarts: `errored`, no restart.
+    Overlimit,
+    /// Restart after this many milliseconds.
+    Restart(u64),
+}
+
+/// Applies pm2's exit rules to `p` (updating its counters) and says what to do next.
+pub fn decide(p: &mut Proc, exit_code: Option<i32>, now: u64) -> Decision {
+    let s = &p.spec;
+    if !s.autorestart || exit_code.is_some_and(|c| s.stop_exit_codes.contains(&(c as i64))) {
+        return Decision::Stay;
+    }
+    // An exit sooner than min_uptime after start counts as unstable.
+    if now.saturating_sub(p.created_at) < s.min_uptime * s.max_restarts.max(1) && now.saturating_sub(p.pm_uptime) < s.min_uptime {
+        p.unstable_restarts += 1;
+    }
+    if p.unstable_restarts >= s.max_restarts && s.max_restarts > 0 {
+        p.unstable_restarts = 0;
+        p.created_at = now;
+        return Decision::Overlimit;
+    }
+    Decision::Restart(s.restart_delay)
+}
+
+/// The status an app shows while its restart is pending.
+pub fn pending_status(delay: u64) -> Status {
+    if delay > 0 {
+        Status::WaitingRestart
+    } else {
+        Status::Launching
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{normalize, StartContext};
+    use crate::home::Home;
+    use std::sync::Arc;
+
+    fn proc_with(opts: serde_json::Value) -> Proc {
+        let dir = std::env::temp_dir().join(format!("pm2rs-restart-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.js"), "").unwrap();
+        let mut o = opts;
+        o["script"] = "a.js".into();
+        let ctx = StartContext { cwd: dir.clone(), ..Default::default() };
+        let spec = normalize(&o, &ctx, &Home::new(dir.join("h")), 1600).unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
+        Proc::new(0, Arc::new(spec), 0, 0)
+    }
+
+    #[test]
+    fn autorestart_false_and_stop_codes_stay_down() {
+        assert_eq!(decide(&mut proc_with(serde_json::json!({"autorestart": false})), Some(1), 10_000), Decision::Stay);
+        assert_eq!(decide(&mut proc_with(serde_json::json!({"stop_exit_codes": [3]})), Some(3), 10_000), Decision::Stay);
+    }
+
+    #[test]
+    fn quick_crashes_become_errored_after_max_restarts() {
+        let mut p = proc_with(serde_json::json!({"max_restarts": 2, "restart_delay": 5}));
+        assert_eq!(decide(&mut p, Some(1), 10), Decision::Restart(5));
+        assert_eq!(decide(&mut p, Some(1), 20), Decision::Overlimit);
+    }
+
+    #[test]
+    fn stable_runs_are_not_counted() {
+        let mut p = proc_with(serde_json::json!({"max_restarts": 1}));
+        assert_eq!(decide(&mut p, Some(1), 1_000_000), Decision::Restart(0));
+        assert_eq!(p.unstable_restarts, 0);
+    }
+}

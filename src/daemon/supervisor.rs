@@ -1,0 +1,330 @@
+//! Starting, stopping and restarting processes, and what happens when one exits.
+//!
+//! The table is locked only for short, synchronous steps; waiting (for an exit, a kill
+//! timeout, a restart delay) happens outside the lock.
+
+use serde_json::{json, Map, Value};
+use std::process::ExitStatus;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use tokio::sync::oneshot;
+
+use super::logs::{self, LogSink};
+use super::process_table::{Proc, Status};
+use super::restart::{self, Decision};
+use super::{ipc, monitor, now_ms, spawn, Daemon};
+use crate::config::AppSpec;
+
+impl Daemon {
+    /// Adds `spec.instances` new entries; starts them unless `autostart` is false.
+    pub fn create(self: &Arc<Self>, spec: AppSpec) -> Result<Vec<u32>, String> {
+        let spec = Arc::new(spec);
+        let ids: Vec<u32> = {
+            let mut table = self.table.lock().unwrap();
+            (0..spec.instances)
+                .map(|_| {
+                    let id = table.allocate_id();
+                    let instance = table.free_instance(&spec.name);
+                    table.insert(Proc::new(id, spec.clone(), instance, now_ms()));
+                    id
+                })
+                .collect()
+        };
+        if spec.autostart {
+            for &id in &ids {
+                self.launch(id)?;
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The environment an app is spawned with: inherited + its `env` + pm2's variables.
+    fn spawn_env(&self, p: &Proc) -> Map<String, Value> {
+        let mut env = p.spec.env.clone();
+        for (k, v) in &p.spec.options {
+            if !k.starts_with('_') && !v.is_object() && !v.is_array() && !v.is_null() {
+                env.insert(k.clone(), v.clone());
+            }
+        }
+        env.extend(p.pm2_vars(&self.home));
+        env.insert("status".into(), json!("launching"));
+        env.insert("restart_time".into(), json!(p.restart_time));
+        env.insert("unstable_restarts".into(), json!(p.unstable_restarts));
+        env.insert("created_at".into(), json!(p.created_at));
+        env
+    }
+
+    /// Spawns the process of entry `pm_id` and wires its output, channel and exit.
+    pub fn launch(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
+        let mut table = self.table.lock().unwrap();
+        let Some(p) = table.get_mut(pm_id) else { return Err(format!("process {pm_id} not found")) };
+        let env = self.spawn_env(p);
+        let spec = p.spec.clone();
+        let spawned = match spawn::spawn(&spec, &env, self.settings.in_process) {
+            Ok(s) => s,
+            Err(e) => {
+                p.status = Status::Errored;
+                let what = if spec.interpreter == "none" { spec.exec_path.display().to_string() } else { spec.interpreter_path.clone() };
+                return Err(if e.kind() == std::io::ErrorKind::NotFound {
+                    format!("Failed to start {}: interpreter or program not found: {what}", spec.name)
+                } else {
+                    format!("Failed to start {}: {e}", spec.name)
+                });
+            }
+        };
+        p.generation += 1;
+        let generation = p.generation;
+        p.pid = Some(spawned.pid);
+        p.status = Status::Online;
+        p.pm_uptime = now_ms();
+        p.exit_code = None;
+        p.monit = Default::default();
+        let pid_file = spec.instance_pid_file(&self.home, pm_id);
+        if let Err(e) = std::fs::write(&pid_file, spawned.pid.to_string()) {
+            eprintln!("[pm2-daemon] cannot write {}: {e}", pid_file.display());
+        }
+        if let Some(stream) = spawned.ipc {
+            let daemon = self.clone();
+            match ipc::attach(stream, move |msg| daemon.on_app_message(pm_id, generation, msg)) {
+                Ok(tx) => p.ipc = Some(tx),
+                Err(e) => eprintln!("[pm2-daemon] IPC channel of {} unusable: {e}", spec.name),
+            }
+        }
+        drop(table);
+
+        let epoch = self.log_epoch.load(Ordering::Relaxed);
+        let sink = |main: &Option<std::path::PathBuf>| {
+            let paths = [spec.instance_log(main, pm_id), spec.instance_log(&spec.log_file, pm_id)];
+            LogSink::open(paths.into_iter().flatten().collect(), epoch)
+        };
+        tokio::spawn(logs::pump(spawned.stdout, sink(&spec.out_file), self.log_epoch.clone(), |_| {}));
+        tokio::spawn(logs::pump(spawned.stderr, sink(&spec.error_file), self.log_epoch.clone(), |_| {}));
+
+        // A first memory reading once the program has loaded, before the monitor's next round.
+        let daemon = self.clone();
+        let pid = spawned.pid;
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if let Some((_, rss)) = monitor::sample(pid) {
+                let mut table = daemon.table.lock().unwrap();
+                if let Some(p) = table.get_mut(pm_id).filter(|p| p.pid == Some(pid) && p.monit.memory == 0) {
+                    p.monit.memory = rss;
+                }
+            }
+        });
+
+        let daemon = self.clone();
+        let mut child = spawned.child;
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            daemon.on_exit(pm_id, generation, status.ok());
+        });
+        Ok(())
+    }
+
+    fn on_app_message(&self, pm_id: u32, generation: u64, msg: Value) {
+        if let Some(v) = msg.get("node_version").and_then(Value::as_str) {
+            let mut table = self.table.lock().unwrap();
+            if let Some(p) = table.get_mut(pm_id).filter(|p| p.generation == generation) {
+                p.node_version = Some(v.to_string());
+            }
+        }
+    }
+
+    /// An app process ended: record it, wake whoever stops it, apply the restart policy.
+    fn on_exit(self: &Arc<Self>, pm_id: u32, generation: u64, status: Option<ExitStatus>) {
+        let mut table = self.table.lock().unwrap();
+        let Some(p) = table.get_mut(pm_id) else { return };
+        if p.generation != generation {
+            return;
+        }
+        let code = status.and_then(|s| s.code());
+        p.pid = None;
+        p.ipc = None;
+        p.exit_code = code;
+        p.monit = Default::default();
+        let _ = std::fs::remove_file(p.spec.instance_pid_file(&self.home, pm_id));
+        p.wake_exit_waiters();
+        match p.status {
+            Status::Stopping => p.status = Status::Stopped,
+            Status::Stopped | Status::Errored => {}
+            _ => match restart::decide(p, code, now_ms()) {
+                Decision::Stay => p.status = Status::Stopped,
+                Decision::Overlimit => {
+                    p.status = Status::Errored;
+                    eprintln!("[pm2-daemon] {} ({pm_id}) restarted too quickly: errored", p.spec.name);
+                }
+                Decision::Restart(delay) => {
+                    p.status = restart::pending_status(delay);
+                    let daemon = self.clone();
+                    tokio::spawn(async move {
+                        if delay > 0 {
+                            tokio::time::sleep(Duration::from_millis(delay)).await;
+                        }
+                        daemon.restart_after_crash(pm_id, generation);
+                    });
+                }
+            },
+        }
+    }
+
+    fn restart_after_crash(self: &Arc<Self>, pm_id: u32, generation: u64) {
+        {
+            let mut table = self.table.lock().unwrap();
+            let Some(p) = table.get_mut(pm_id) else { return };
+            // A stop, restart or delete since the crash has taken over.
+            if p.generation != generation || !matches!(p.status, Status::Launching | Status::WaitingRestart) {
+                return;
+            }
+            p.restart_time += 1;
+        }
+        if let Err(e) = self.launch(pm_id) {
+            eprintln!("[pm2-daemon] {e}");
+        }
+    }
+
+    /// Stops entry `pm_id`: SIGINT (or the `shutdown` message) to its process group, SIGKILL
+    /// after `kill_timeout`, then whatever is left of the group. Resolves once it is dead.
+    pub async fn stop(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
+        let (pid, exited, spec, channel) = {
+            let mut table = self.table.lock().unwrap();
+            let Some(p) = table.get_mut(pm_id) else { return Err("process or namespace not found".into()) };
+            let Some(pid) = p.pid else {
+                // No process: cancel any pending restart.
+                p.generation += 1;
+                p.status = Status::Stopped;
+                return Ok(());
+            };
+            p.status = Status::Stopping;
+            let (tx, rx) = oneshot::channel();
+            p.exit_waiters.push(tx);
+            (pid, rx, p.spec.clone(), p.ipc.clone())
+        };
+        let leader = Pid::from_raw(pid as i32);
+        let group = Pid::from_raw(-(pid as i32));
+        let target = if spec.treekill { group } else { leader };
+        let by_message = spec.shutdown_with_message || std::env::var_os("PM2_KILL_USE_MESSAGE").is_some();
+        match (&channel, by_message) {
+            (Some(tx), true) => {
+                let _ = tx.send(ipc::encode(&json!("shutdown")));
+            }
+            _ => {
+                let _ = kill(target, Signal::SIGINT);
+            }
+        }
+        let kill_timeout = Duration::from_millis(spec.kill_timeout.unwrap_or(self.settings.kill_timeout));
+        let mut exited = exited;
+        if tokio::time::timeout(kill_timeout, &mut exited).await.is_err() {
+            let _ = kill(target, Signal::SIGKILL);
+            if tokio::time::timeout(Duration::from_secs(5), &mut exited).await.is_err() {
+                let mut table = self.table.lock().unwrap();
+                if let Some(p) = table.get_mut(pm_id) {
+                    p.status = Status::Errored;
+                }
+                return Ok(());
+            }
+        }
+        if spec.treekill {
+            reap_group(pid, kill_timeout).await;
+        }
+        Ok(())
+    }
+
+    /// Stop (if running), then start again with the same id.
+    pub async fn restart(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
+        let was_running = {
+            let table = self.table.lock().unwrap();
+            let p = table.get(pm_id).ok_or("process or namespace not found")?;
+            p.pid.is_some() || p.status.is_running()
+        };
+        self.stop(pm_id).await?;
+        {
+            let mut table = self.table.lock().unwrap();
+            let p = table.get_mut(pm_id).ok_or("process or namespace not found")?;
+            if was_running {
+                p.restart_time += 1;
+            }
+            p.unstable_restarts = 0;
+            p.prev_restart_delay = 0;
+            p.created_at = now_ms();
+            p.status = Status::Launching;
+        }
+        self.launch(pm_id)
+    }
+
+    /// Stop, then forget the entry.
+    pub async fn delete(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
+        self.stop(pm_id).await?;
+        let mut table = self.table.lock().unwrap();
+        if let Some(p) = table.remove(pm_id) {
+            let _ = std::fs::remove_file(p.spec.instance_pid_file(&self.home, pm_id));
+        }
+        Ok(())
+    }
+
+    /// Deletes every app, all in parallel.
+    pub async fn delete_all(self: &Arc<Self>) {
+        let ids = self.table.lock().unwrap().ids();
+        let mut set = tokio::task::JoinSet::new();
+        for id in ids {
+            let d = self.clone();
+            set.spawn(async move { d.delete(id).await });
+        }
+        while set.join_next().await.is_some() {}
+    }
+
+    pub fn reload_logs(&self) {
+        self.log_epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Ask the server to exit once the current responses are written.
+    pub fn begin_shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// After the leader of a process group is gone, give the rest of the group the same grace,
+/// then SIGKILL what is left, so that no grandchild outlives its app.
+async fn reap_group(pgid: u32, grace: Duration) {
+    let group = Pid::from_raw(-(pgid as i32));
+    let deadline = tokio::time::Instant::now() + grace;
+    while kill(group, None).is_ok() {
+        if tokio::time::Instant::now() >= deadline {
+            let _ = kill(group, Signal::SIGKILL);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// SIGTERM, SIGINT and SIGQUIT stop every app and the daemon; SIGUSR2 reopens log files;
+/// SIGHUP is ignored, as in pm2.
+pub async fn handle_signals(daemon: Arc<Daemon>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int), Ok(mut quit), Ok(mut usr2), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::quit()),
+        signal(SignalKind::user_defined2()),
+        signal(SignalKind::hangup()),
+    ) else {
+        eprintln!("[pm2-daemon] cannot install signal handlers");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = quit.recv() => break,
+            _ = usr2.recv() => daemon.reload_logs(),
+            _ = hup.recv() => {}
+        }
+    }
+    eprintln!("[pm2-daemon] signal received: stopping every app");
+    daemon.delete_all().await;
+    daemon.begin_shutdown();
+}

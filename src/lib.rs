@@ -1,0 +1,14 @@
+//! pm2-rs: the Rust side of the pm2 drop-in.
+//!
+//! `protocol` is the client ⇄ daemon wire format, `home` the files under `PM2_HOME`,
+//! `config` the validation and normalisation of pm2 start options, `client` the connection a
+//! script holds, `daemon` the long-lived supervisor. `binding` exposes the client to Node.
+
+pub mod client;
+pub mod config;
+pub mod daemon;
+pub mod home;
+pub mod protocol;
+
+#[cfg(feature = "node")]
+mod binding;

@@ -1,0 +1,144 @@
+//! The client ⇄ daemon wire protocol: length-prefixed JSON frames over one Unix socket.
+//!
+//! Every frame is a big-endian u32 byte length followed by one JSON document. The first frame
+//! in each direction is a [`Hello`]; after it the client sends [`Request`]s and the daemon
+//! answers each with exactly one [`Response`] carrying the same id.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Bumped whenever a request, a response or their meaning changes incompatibly.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Identifies this protocol in the handshake, so a foreign socket is told apart from ours.
+pub const PROTOCOL_NAME: &str = "pm2-rs";
+/// Package version, reported by `getVersion`.
+pub const PACKAGE_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Frames above this size are refused: a garbage length prefix must not make us allocate.
+pub const MAX_FRAME: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Hello {
+    pub hello: String,
+    pub protocol: u32,
+    pub version: String,
+    #[serde(default)]
+    pub pid: u32,
+}
+
+impl Hello {
+    pub fn ours() -> Self {
+        Hello {
+            hello: PROTOCOL_NAME.into(),
+            protocol: PROTOCOL_VERSION,
+            version: PACKAGE_VERSION.into(),
+            pid: std::process::id(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Request {
+    pub id: u64,
+    pub method: String,
+    #[serde(default)]
+    pub params: Value,
+}
+
+/// Either `result` or `error` is set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Response {
+    pub id: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Response {
+    pub fn from_result(id: u64, r: Result<Value, String>) -> Self {
+        match r {
+            Ok(v) => Response { id, result: Some(v), error: None },
+            Err(e) => Response { id, result: None, error: Some(e) },
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum FrameError {
+    Io(std::io::Error),
+    TooLarge(usize),
+    Json(serde_json::Error),
+}
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameError::Io(e) => write!(f, "{e}"),
+            FrameError::TooLarge(n) => write!(f, "frame of {n} bytes exceeds the {MAX_FRAME} byte limit"),
+            FrameError::Json(e) => write!(f, "malformed frame: {e}"),
+        }
+    }
+}
+
+impl From<std::io::Error> for FrameError {
+    fn from(e: std::io::Error) -> Self {
+        FrameError::Io(e)
+    }
+}
+
+pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    let body = serde_json::to_vec(msg).expect("protocol messages always serialise");
+    let mut out = Vec::with_capacity(body.len() + 4);
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(w: &mut W, msg: &T) -> std::io::Result<()> {
+    w.write_all(&encode(msg)).await
+}
+
+/// Reads one frame. `Ok(None)` is a clean end of stream between frames.
+pub async fn read_frame<R: AsyncRead + Unpin, T: for<'de> Deserialize<'de>>(r: &mut R) -> Result<Option<T>, FrameError> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(FrameError::TooLarge(len));
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).await?;
+    serde_json::from_slice(&body).map(Some).map_err(FrameError::Json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn frames_round_trip() {
+        let req = Request { id: 7, method: "list".into(), params: serde_json::json!({"a": 1}) };
+        let bytes = encode(&req);
+        let mut r = &bytes[..];
+        let back: Request = read_frame(&mut r).await.unwrap().unwrap();
+        assert_eq!(back.id, 7);
+        assert_eq!(back.method, "list");
+        let end: Option<Request> = read_frame(&mut r).await.unwrap();
+        assert!(end.is_none());
+    }
+
+    #[tokio::test]
+    async fn oversized_and_garbage_frames_are_errors() {
+        let mut huge = &[0xffu8, 0xff, 0xff, 0xff][..];
+        assert!(matches!(read_frame::<_, Request>(&mut huge).await, Err(FrameError::TooLarge(_))));
+        let mut garbage = vec![0, 0, 0, 3];
+        garbage.extend_from_slice(b"{{{");
+        let mut g = &garbage[..];
+        assert!(matches!(read_frame::<_, Request>(&mut g).await, Err(FrameError::Json(_))));
+    }
+}
