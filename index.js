@@ -94,6 +94,13 @@ class API {
         : binding.defaultHome()
     this.daemon_mode = opts.daemon_mode === undefined ? !opts.independent : Boolean(opts.daemon_mode)
     this.Client = { daemon_mode: this.daemon_mode, pm2_home: this.pm2_home }
+    // Own, bound methods: `import * as pm2 from 'pm2'` copies only own properties, and
+    // `const { start } = pm2` loses `this`.
+    for (const name of Object.getOwnPropertyNames(API.prototype)) {
+      if (name !== 'constructor' && !name.startsWith('_')) {
+        Object.defineProperty(this, name, { value: API.prototype[name].bind(this), writable: true, configurable: true })
+      }
+    }
     this._native = new binding.Client(this.pm2_home)
     this._connecting = null
     try {
