@@ -98,7 +98,7 @@ class API {
     // `const { start } = pm2` loses `this`.
     for (const name of Object.getOwnPropertyNames(API.prototype)) {
       if (name !== 'constructor' && !name.startsWith('_')) {
-        Object.defineProperty(this, name, { value: API.prototype[name].bind(this), writable: true, configurable: true })
+        Object.defineProperty(this, name, { value: API.prototype[name].bind(this), writable: true, configurable: true, enumerable: true })
       }
     }
     this._native = new binding.Client(this.pm2_home)
