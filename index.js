@@ -60,6 +60,57 @@ function settle(cb, work) {
   return out
 }
 
+// An axon sub-emitter pattern: `*` matches anything, and what it matched is passed to the
+// handler before the packet.
+function patternToRegExp(pattern) {
+  if (pattern instanceof RegExp) return pattern
+  const escaped = String(pattern).replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\\\*/g, '(.+)')
+  return new RegExp(`^${escaped}$`)
+}
+
+// What launchBus() gives: on(pattern, fn), off(pattern), close().
+class Bus {
+  constructor() {
+    this._listeners = []
+    this._native = null
+  }
+
+  on(pattern, fn) {
+    if (typeof fn !== 'function') throw new TypeError('bus.on(pattern, fn) needs a function')
+    this._listeners.push({ pattern, re: patternToRegExp(pattern), fn })
+    return this
+  }
+
+  off(pattern) {
+    this._listeners = this._listeners.filter((l) => l.pattern !== pattern && String(l.pattern) !== String(pattern))
+    return this
+  }
+
+  close(cb) {
+    const native = this._native
+    this._native = null
+    const done = native ? native.close() : Promise.resolve()
+    return settle(cb, () => done.then(() => undefined))
+  }
+
+  _dispatch(batch) {
+    for (const { event, data } of batch) {
+      for (const l of this._listeners.slice()) {
+        const m = l.re.exec(event)
+        if (!m) continue
+        try {
+          l.fn.apply(this, m.slice(1).concat([data]))
+        } catch (e) {
+          // As from an EventEmitter: the listener's exception is the caller's, uncaught.
+          process.nextTick(() => {
+            throw e
+          })
+        }
+      }
+    }
+  }
+}
+
 function notImplemented(what) {
   return Promise.reject(new Error(`not implemented: ${what} is not available in this version of pm2 (Rust)`))
 }
@@ -103,6 +154,7 @@ class API {
     }
     this._native = new binding.Client(this.pm2_home)
     this._connecting = null
+    this._buses = new Set()
     try {
       for (const dir of ['', 'logs', 'pids']) fs.mkdirSync(path.join(this.pm2_home, dir), { recursive: true, mode: 0o700 })
     } catch (_) {
@@ -367,7 +419,71 @@ class API {
   disconnect(cb) {
     return settle(cb, async () => {
       this._connecting = null
+      const buses = [...this._buses]
+      this._buses.clear()
+      await Promise.all(buses.map((bus) => bus.close()))
       await this._native.disconnect()
+    })
+  }
+
+  launchBus(cb) {
+    return settle(cb, async () => {
+      await this._connect()
+      const bus = new Bus()
+      const native = new binding.BusConnection(this.pm2_home, (batch) => bus._dispatch(batch))
+      bus._native = native
+      try {
+        await native.open()
+      } catch (e) {
+        await native.close()
+        throw e
+      }
+      this._buses.add(bus)
+      return bus
+    })
+  }
+
+  sendLineToStdin(id, line, separator, cb) {
+    if (typeof separator === 'function') {
+      cb = separator
+      separator = undefined
+    }
+    return settle(cb, async () =>
+      this._call('sendLineToStdin', Object.assign({ line, separator: typeof separator === 'string' ? separator : '\n' }, await selector(this, id)))
+    )
+  }
+
+  // trigger(id | name, action, [params], cb): runs an @pm2/io action in every matching
+  // instance and answers their `axm:reply` packets.
+  trigger(proc, action, params, cb) {
+    if (typeof params === 'function') {
+      cb = params
+      params = undefined
+    }
+    return settle(cb, async () => {
+      const sel = await selector(this, proc)
+      const bus = await this.launchBus()
+      try {
+        const replies = []
+        let expected = Infinity
+        let finish
+        const done = new Promise((resolve) => (finish = resolve))
+        bus.on('axm:reply', (packet) => {
+          const p = packet.process || {}
+          if (proc === 'all' || p.name === proc || p.pm_id === proc || String(p.pm_id) === String(proc) || p.namespace === proc) {
+            replies.push(packet)
+            if (replies.length >= expected) finish()
+          }
+        })
+        const res = await this._call('msgProcess', Object.assign({ msg: action, opts: params === undefined ? null : params }, sel))
+        expected = res.process_count
+        if (replies.length >= expected) finish()
+        await done
+        return replies
+      } finally {
+        this._buses.delete(bus)
+        await bus.close()
+      }
     })
   }
 
@@ -387,9 +503,6 @@ class API {
 
 // Parts of pm2's API that later work brings; each says so through its callback.
 const LATER = {
-  launchBus: 'launchBus (the message bus)',
-  trigger: 'trigger (@pm2/io actions)',
-  sendLineToStdin: 'sendLineToStdin',
   scale: 'scale (cluster mode)',
   dump: 'dump',
   resurrect: 'resurrect',

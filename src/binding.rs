@@ -2,6 +2,7 @@
 //! `index.js` needs. No logic lives here.
 
 use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -62,6 +63,55 @@ impl Client {
         if let Some(c) = self.conn.lock().await.take() {
             c.close().await;
         }
+        Ok(())
+    }
+}
+
+type EventCallback = ThreadsafeFunction<Value, (), Value, Status, false>;
+
+/// One `launchBus()` subscription: its own connection, events delivered to `callback` in
+/// batches (an array of `{event, data}`). While open it keeps Node's event loop alive, as
+/// pm2's bus socket does; `close()` lets go.
+#[napi]
+pub struct BusConnection {
+    home: Home,
+    callback: Arc<std::sync::Mutex<Option<EventCallback>>>,
+    conn: Arc<tokio::sync::Mutex<Option<Arc<Connection>>>>,
+}
+
+#[napi]
+impl BusConnection {
+    #[napi(constructor)]
+    pub fn new(home: String, callback: EventCallback) -> Self {
+        BusConnection { home: Home::new(home), callback: Arc::new(std::sync::Mutex::new(Some(callback))), conn: Arc::default() }
+    }
+
+    #[napi]
+    pub async fn open(&self) -> Result<()> {
+        let callback = self.callback.clone();
+        let sink: client::EventSink = Arc::new(move |events| {
+            if events.is_empty() {
+                // The daemon went away: stop holding the event loop open.
+                callback.lock().unwrap().take();
+                return;
+            }
+            if let Some(cb) = callback.lock().unwrap().as_ref() {
+                let batch = Value::Array(events.into_iter().map(|e| json!({"event": e.event, "data": e.data})).collect());
+                cb.call(batch, ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        });
+        let conn = client::subscribe(&self.home, sink).await.map_err(err)?;
+        *self.conn.lock().await = Some(Arc::new(conn));
+        Ok(())
+    }
+
+    #[napi]
+    pub async fn close(&self) -> Result<()> {
+        if let Some(c) = self.conn.lock().await.take() {
+            c.close().await;
+        }
+        // Dropping the threadsafe function releases its hold on the event loop.
+        self.callback.lock().unwrap().take();
         Ok(())
     }
 }

@@ -16,7 +16,10 @@ use tokio::net::UnixStream;
 use tokio::sync::oneshot;
 
 use crate::home::Home;
-use crate::protocol::{self, Hello, Request, Response, PROTOCOL_NAME, PROTOCOL_VERSION};
+use crate::protocol::{self, Event, Hello, Request, Response, PROTOCOL_NAME, PROTOCOL_VERSION};
+
+/// Receives bus events in batches, in the order the daemon sent them.
+pub type EventSink = Arc<dyn Fn(Vec<Event>) + Send + Sync>;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 const DAEMON_START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -123,7 +126,7 @@ fn foreign_socket_error(home: &Home) -> String {
 }
 
 /// Connects and handshakes. `Ok(None)` means no daemon is listening.
-async fn try_connect(home: &Home) -> Result<Option<Connection>, String> {
+async fn try_connect(home: &Home, events: Option<EventSink>) -> Result<Option<Connection>, String> {
     let sock = home.rpc_socket();
     let stream = match UnixStream::connect(&sock).await {
         Ok(s) => s,
@@ -135,7 +138,8 @@ async fn try_connect(home: &Home) -> Result<Option<Connection>, String> {
         }
         Err(e) => return Err(format!("Cannot connect to {}: {e}", sock.display())),
     };
-    let (mut reader, mut writer) = stream.into_split();
+    let (reader, mut writer) = stream.into_split();
+    let mut reader = tokio::io::BufReader::with_capacity(256 * 1024, reader);
     protocol::write_frame(&mut writer, &Hello::ours()).await.map_err(|e| format!("Cannot talk to the PM2 daemon: {e}"))?;
     let theirs: Hello = match tokio::time::timeout(HANDSHAKE_TIMEOUT, protocol::read_frame(&mut reader)).await {
         Ok(Ok(Some(h))) => h,
@@ -163,13 +167,32 @@ async fn try_connect(home: &Home) -> Result<Option<Connection>, String> {
         let pending = pending.clone();
         let alive = alive.clone();
         async move {
-            while let Ok(Some(resp)) = protocol::read_frame::<_, Response>(&mut reader).await {
+            let mut batch = Vec::new();
+            while let Ok(Some(frame)) = protocol::read_frame::<_, Value>(&mut reader).await {
+                if frame.get("event").is_some() {
+                    if let (Some(sink), Ok(event)) = (&events, serde_json::from_value::<Event>(frame)) {
+                        batch.push(event);
+                        // Hand over what arrived together, in one go.
+                        if reader.buffer().is_empty() {
+                            sink(std::mem::take(&mut batch));
+                        }
+                    }
+                    continue;
+                }
+                let Ok(resp) = serde_json::from_value::<Response>(frame) else { continue };
                 if let Some(tx) = pending.lock().unwrap().remove(&resp.id) {
                     let _ = tx.send(match resp.error {
                         Some(e) => Err(e),
                         None => Ok(resp.result.unwrap_or(Value::Null)),
                     });
                 }
+            }
+            if let Some(sink) = &events {
+                if !batch.is_empty() {
+                    sink(batch);
+                }
+                // An empty batch says the stream has ended.
+                sink(Vec::new());
             }
             alive.store(false, Ordering::SeqCst);
             fail_all(&pending);
@@ -182,7 +205,7 @@ async fn try_connect(home: &Home) -> Result<Option<Connection>, String> {
 /// serialise on `spawn.lock`, so exactly one daemon is started. Returns whether it is new.
 pub async fn connect(home: &Home, launch: &Launch) -> Result<(Connection, bool), String> {
     home.ensure().map_err(|e| format!("Cannot create PM2_HOME {}: {e}", home.root.display()))?;
-    if let Some(c) = try_connect(home).await? {
+    if let Some(c) = try_connect(home, None).await? {
         return Ok((c, false));
     }
     let lock_path = home.spawn_lock();
@@ -193,16 +216,25 @@ pub async fn connect(home: &Home, launch: &Launch) -> Result<(Connection, bool),
     .await
     .map_err(|e| e.to_string())??;
     // Someone else may have started it while we waited for the lock.
-    if let Some(c) = try_connect(home).await? {
+    if let Some(c) = try_connect(home, None).await? {
         return Ok((c, false));
     }
     match launch {
         Launch::Detached(exe) => start_detached(home, exe).await?,
         Launch::InProcess => start_in_process(home).await?,
     }
-    let conn = try_connect(home).await?.ok_or_else(|| format!("The PM2 daemon started but {} does not accept connections", home.rpc_socket().display()))?;
+    let conn = try_connect(home, None).await?.ok_or_else(|| format!("The PM2 daemon started but {} does not accept connections", home.rpc_socket().display()))?;
     drop(lock);
     Ok((conn, true))
+}
+
+/// Opens a connection that receives the daemon's bus events (the daemon must be running).
+pub async fn subscribe(home: &Home, sink: EventSink) -> Result<Connection, String> {
+    let conn = try_connect(home, Some(sink))
+        .await?
+        .ok_or_else(|| format!("No PM2 daemon is running for {}", home.root.display()))?;
+    conn.call("subscribe", Value::Null).await?;
+    Ok(conn)
 }
 
 /// Spawns `pm2-daemon`, which forks away (so it is nobody's zombie) and reports readiness on

@@ -64,6 +64,13 @@ impl Response {
     }
 }
 
+/// Pushed by the daemon to a subscribed connection (`subscribe`); carries no request id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Event {
+    pub event: String,
+    pub data: Value,
+}
+
 #[derive(Debug)]
 pub enum FrameError {
     Io(std::io::Error),

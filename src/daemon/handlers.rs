@@ -32,7 +32,10 @@ pub async fn dispatch(d: &Arc<Daemon>, method: &str, params: Value) -> Result<Va
         }
         "sendSignalToProcessName" | "sendSignalToProcessId" => send_signal(d, &params),
         "sendDataToProcessId" => send_data(d, &params),
+        "sendLineToStdin" => send_line(d, &params).await,
+        "msgProcess" => msg_process(d, &params),
         "kill" => {
+            d.bus.emit("pm2:kill", json!({"status": "killed", "msg": "pm2 has been killed via method"}));
             d.delete_all().await;
             Ok(json!({"success": true}))
         }
@@ -319,4 +322,61 @@ fn send_data(d: &Daemon, params: &Value) -> Result<Value, String> {
     let tx = p.ipc.as_ref().ok_or_else(|| format!("Process {pm_id} has no IPC channel (only Node apps have one)"))?;
     tx.send(super::ipc::encode(&packet)).map_err(|_| format!("Process {pm_id} closed its IPC channel"))?;
     Ok(json!({"success": true, "data": packet}))
+}
+
+async fn send_line(d: &Daemon, params: &Value) -> Result<Value, String> {
+    let ids = select(d, params)?;
+    let line = params.get("line").and_then(Value::as_str).ok_or("A line (string) to send is required")?;
+    let separator = params.get("separator").and_then(Value::as_str).unwrap_or("\n");
+    for id in &ids {
+        let stdin = {
+            let table = d.table.lock().unwrap();
+            let p = table.get(*id).ok_or("process or namespace not found")?;
+            if !p.status.is_running() {
+                return Err(format!("Process {id} is not online (status: {})", p.status.as_str()));
+            }
+            p.stdin.clone().ok_or_else(|| format!("Process {id} has no stdin"))?
+        };
+        use tokio::io::AsyncWriteExt;
+        let mut w = stdin.lock().await;
+        w.write_all(format!("{line}{separator}").as_bytes()).await.map_err(|e| format!("Cannot write to the stdin of process {id}: {e}"))?;
+    }
+    Ok(descriptions(d, &ids))
+}
+
+/// Invokes an action an app declared through `@pm2/io` (`axm:action`) on every selected
+/// online instance that has it. Replies come back on the bus as `axm:reply`.
+fn msg_process(d: &Daemon, params: &Value) -> Result<Value, String> {
+    let action = params.get("msg").and_then(Value::as_str).ok_or("An action name is required")?;
+    let ids = select(d, params)?;
+    let opts = params.get("opts").cloned().filter(|o| !o.is_null());
+    let table = d.table.lock().unwrap();
+    let mut sent = 0;
+    let mut known = false;
+    for id in &ids {
+        let Some(p) = table.get(*id) else { continue };
+        if !p.axm_actions.iter().any(|a| a.get("action_name").and_then(Value::as_str) == Some(action)) {
+            continue;
+        }
+        known = true;
+        if !p.status.is_running() {
+            continue;
+        }
+        let message = match &opts {
+            None => json!(action),
+            Some(o) => json!({"msg": action, "opts": o}),
+        };
+        if let Some(tx) = &p.ipc {
+            if tx.send(super::ipc::encode(&message)).is_ok() {
+                sent += 1;
+            }
+        }
+    }
+    if !known {
+        return Err(format!("Action doesn't exist {action} for the selected processes"));
+    }
+    if sent == 0 {
+        return Err("Not any process has received a command (offline or unexistent)".into());
+    }
+    Ok(json!({"process_count": sent, "success": true}))
 }

@@ -51,21 +51,42 @@ impl LogSink {
 }
 
 /// Copies one pipe into its sink until the app closes it; the last lines of a crashing app
-/// are read before EOF, so none are lost. `on_chunk` sees every chunk (for the bus).
-pub async fn pump<R, F>(mut pipe: R, mut sink: LogSink, epoch: Arc<AtomicU64>, mut on_chunk: F)
+/// are read before EOF, so none are lost. While `listening()`, complete lines also go to
+/// `on_line` (the bus), in order.
+pub async fn pump<R, L, F>(mut pipe: R, mut sink: LogSink, epoch: Arc<AtomicU64>, listening: L, mut on_line: F)
 where
     R: AsyncRead + Unpin,
+    L: Fn() -> bool,
     F: FnMut(&[u8]),
 {
     let mut buf = vec![0u8; 64 * 1024];
+    let mut partial: Vec<u8> = Vec::new();
     loop {
-        match pipe.read(&mut buf).await {
+        let n = match pipe.read(&mut buf).await {
             Ok(0) | Err(_) => break,
-            Ok(n) => {
-                sink.write(&buf[..n], epoch.load(Ordering::Relaxed));
-                on_chunk(&buf[..n]);
-            }
+            Ok(n) => n,
+        };
+        let chunk = &buf[..n];
+        sink.write(chunk, epoch.load(Ordering::Relaxed));
+        if !listening() {
+            partial.clear();
+            continue;
         }
+        let mut rest = chunk;
+        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+            if partial.is_empty() {
+                on_line(&rest[..=i]);
+            } else {
+                partial.extend_from_slice(&rest[..=i]);
+                on_line(&partial);
+                partial.clear();
+            }
+            rest = &rest[i + 1..];
+        }
+        partial.extend_from_slice(rest);
+    }
+    if !partial.is_empty() && listening() {
+        on_line(&partial);
     }
 }
 

@@ -5,6 +5,7 @@
 //! `logs` copies app output to files, `ipc` speaks Node's IPC channel, `monitor` samples
 //! cpu and memory.
 
+pub mod bus;
 pub mod handlers;
 pub mod ipc;
 pub mod logs;
@@ -52,6 +53,7 @@ pub struct Daemon {
     pub home: Home,
     pub settings: Settings,
     pub table: Mutex<ProcessTable>,
+    pub bus: bus::Bus,
     /// Bumped by `reloadLogs`: log writers reopen their files when it changes.
     pub log_epoch: Arc<AtomicU64>,
     /// Becomes true when the daemon must exit.
@@ -102,6 +104,7 @@ pub async fn run(home: Home, settings: Settings, ready: impl FnOnce(Result<(), S
         home: home.clone(),
         settings: settings.clone(),
         table: Mutex::new(ProcessTable::default()),
+        bus: bus::Bus::default(),
         log_epoch: Arc::new(AtomicU64::new(0)),
         shutdown,
     });

@@ -67,6 +67,12 @@ pub struct Proc {
     pub ipc: Option<mpsc::UnboundedSender<String>>,
     pub monit: Monit,
     pub node_version: Option<String>,
+    /// The app's stdin (for `sendLineToStdin`).
+    pub stdin: Option<Arc<tokio::sync::Mutex<tokio::process::ChildStdin>>>,
+    /// What the app declared through `@pm2/io` (`axm:action`, `axm:monitor`, `axm:option:*`).
+    pub axm_actions: Vec<Value>,
+    pub axm_monitor: Map<String, Value>,
+    pub axm_options: Map<String, Value>,
 }
 
 impl Proc {
@@ -89,6 +95,10 @@ impl Proc {
             ipc: None,
             monit: Monit::default(),
             node_version: None,
+            stdin: None,
+            axm_actions: Vec::new(),
+            axm_monitor: Map::new(),
+            axm_options: Map::new(),
         }
     }
 
@@ -118,6 +128,11 @@ impl Proc {
         }
         m.insert("pm_pid_path".into(), json!(s.instance_pid_file(home, self.pm_id).to_string_lossy()));
         m
+    }
+
+    /// `{pm_id, name, namespace}`: who an app message or log line came from.
+    pub fn origin(&self) -> Value {
+        json!({"pm_id": self.pm_id, "name": self.spec.name, "namespace": self.spec.namespace})
     }
 
     /// The process description pm2's `list()` / `describe()` return.
@@ -150,9 +165,9 @@ impl Proc {
         p.insert("versioning".into(), Value::Null);
         p.insert("vizion_running".into(), json!(false));
         p.insert("km_link".into(), json!(false));
-        p.insert("axm_actions".into(), json!([]));
-        p.insert("axm_monitor".into(), json!({}));
-        p.insert("axm_options".into(), json!({}));
+        p.insert("axm_actions".into(), Value::Array(self.axm_actions.clone()));
+        p.insert("axm_monitor".into(), Value::Object(self.axm_monitor.clone()));
+        p.insert("axm_options".into(), Value::Object(self.axm_options.clone()));
         p.insert("axm_dynamic".into(), json!({}));
         p.insert("username".into(), json!(username()));
         p.insert("env".into(), Value::Object(env));

@@ -3,9 +3,12 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Mutex;
 
+use super::bus::Frame;
 use super::{handlers, Daemon};
 use crate::protocol::{self, Hello, Request, Response};
 
@@ -37,15 +40,24 @@ async fn connection(daemon: Arc<Daemon>, stream: UnixStream) {
         _ => return,
     }
     let writer = Arc::new(Mutex::new(writer));
+    let mut subscription = None;
     loop {
         let req: Request = match protocol::read_frame(&mut reader).await {
             Ok(Some(r)) => r,
-            Ok(None) => return,
+            Ok(None) => break,
             Err(e) => {
                 eprintln!("[pm2-daemon] closing a connection: {e}");
-                return;
+                break;
             }
         };
+        if req.method == "subscribe" && subscription.is_none() {
+            let (id, events) = daemon.bus.subscribe();
+            subscription = Some(id);
+            let frame = protocol::encode(&Response::from_result(req.id, Ok(serde_json::json!({"subscribed": true}))));
+            writer.lock().await.write_all(&frame).await.ok();
+            tokio::spawn(forward_events(events, writer.clone()));
+            continue;
+        }
         let daemon = daemon.clone();
         let writer = writer.clone();
         tokio::spawn(async move {
@@ -53,7 +65,6 @@ async fn connection(daemon: Arc<Daemon>, stream: UnixStream) {
             let result = handlers::dispatch(&daemon, &req.method, req.params).await;
             let frame = protocol::encode(&Response::from_result(req.id, result));
             {
-                use tokio::io::AsyncWriteExt;
                 let mut w = writer.lock().await;
                 let _ = w.write_all(&frame).await;
                 let _ = w.flush().await;
@@ -62,5 +73,26 @@ async fn connection(daemon: Arc<Daemon>, stream: UnixStream) {
                 daemon.begin_shutdown();
             }
         });
+    }
+    if let Some(id) = subscription {
+        daemon.bus.unsubscribe(id);
+    }
+}
+
+/// Writes a subscriber's events in order, several per write when they queue up.
+async fn forward_events(mut events: tokio::sync::mpsc::Receiver<Frame>, writer: Arc<Mutex<OwnedWriteHalf>>) {
+    let mut batch = Vec::with_capacity(64 * 1024);
+    while let Some(first) = events.recv().await {
+        batch.clear();
+        batch.extend_from_slice(&first);
+        while batch.len() < 256 * 1024 {
+            match events.try_recv() {
+                Ok(frame) => batch.extend_from_slice(&frame),
+                Err(_) => break,
+            }
+        }
+        if writer.lock().await.write_all(&batch).await.is_err() {
+            return;
+        }
     }
 }

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::process::Stdio;
-use tokio::process::{Child, ChildStderr, ChildStdout, Command};
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 
 use crate::config::AppSpec;
 
@@ -16,6 +16,7 @@ const CHANNEL_FD: i32 = 3;
 pub struct Spawned {
     pub child: Child,
     pub pid: u32,
+    pub stdin: ChildStdin,
     pub stdout: ChildStdout,
     pub stderr: ChildStderr,
     /// The daemon's end of the IPC channel.
@@ -42,7 +43,7 @@ pub fn spawn(spec: &AppSpec, env: &Map<String, Value>, die_with_parent: bool) ->
     cmd.args(&spec.args)
         .current_dir(&spec.cwd)
         .env_clear()
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -90,7 +91,8 @@ pub fn spawn(spec: &AppSpec, env: &Map<String, Value>, die_with_parent: bool) ->
         parent
     });
     let pid = child.id().unwrap_or(0);
+    let stdin = child.stdin.take().expect("stdin is piped");
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
-    Ok(Spawned { child, pid, stdout, stderr, ipc })
+    Ok(Spawned { child, pid, stdin, stdout, stderr, ipc })
 }

@@ -13,6 +13,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tokio::sync::oneshot;
 
+use super::bus::process_event;
 use super::logs::{self, LogSink};
 use super::process_table::{Proc, Status};
 use super::restart::{self, Decision};
@@ -36,6 +37,7 @@ impl Daemon {
         };
         if spec.autostart {
             for &id in &ids {
+                self.notify_id(id, "start", true);
                 self.launch(id)?;
             }
         }
@@ -79,7 +81,9 @@ impl Daemon {
         p.generation += 1;
         let generation = p.generation;
         p.pid = Some(spawned.pid);
-        p.status = Status::Online;
+        let wait_ready = spec.options.get("wait_ready").and_then(Value::as_bool) == Some(true);
+        p.status = if wait_ready { Status::Launching } else { Status::Online };
+        p.stdin = Some(Arc::new(tokio::sync::Mutex::new(spawned.stdin)));
         p.pm_uptime = now_ms();
         p.exit_code = None;
         p.monit = Default::default();
@@ -94,6 +98,19 @@ impl Daemon {
                 Err(e) => eprintln!("[pm2-daemon] IPC channel of {} unusable: {e}", spec.name),
             }
         }
+        let mut origin = p.origin();
+        origin["rev"] = Value::Null;
+        if wait_ready {
+            // Online at the app's 'ready' message, or when listen_timeout runs out.
+            let timeout = spec.options.get("listen_timeout").and_then(Value::as_u64).unwrap_or(3000);
+            let daemon = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(timeout)).await;
+                daemon.mark_online(pm_id, generation);
+            });
+        } else {
+            self.notify(p, "online", false);
+        }
         drop(table);
 
         let epoch = self.log_epoch.load(Ordering::Relaxed);
@@ -101,8 +118,8 @@ impl Daemon {
             let paths = [spec.instance_log(main, pm_id), spec.instance_log(&spec.log_file, pm_id)];
             LogSink::open(paths.into_iter().flatten().collect(), epoch)
         };
-        tokio::spawn(logs::pump(spawned.stdout, sink(&spec.out_file), self.log_epoch.clone(), |_| {}));
-        tokio::spawn(logs::pump(spawned.stderr, sink(&spec.error_file), self.log_epoch.clone(), |_| {}));
+        self.pump_logs(spawned.stdout, sink(&spec.out_file), "log:out", origin.clone());
+        self.pump_logs(spawned.stderr, sink(&spec.error_file), "log:err", origin);
 
         // A first memory reading once the program has loaded, before the monitor's next round.
         let daemon = self.clone();
@@ -126,11 +143,73 @@ impl Daemon {
         Ok(())
     }
 
+    fn pump_logs<R>(self: &Arc<Self>, pipe: R, sink: LogSink, event: &'static str, origin: Value)
+    where
+        R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    {
+        let listening = self.clone();
+        let daemon = self.clone();
+        tokio::spawn(logs::pump(pipe, sink, self.log_epoch.clone(), move || listening.bus.active(), move |line| {
+            daemon.bus.emit(event, json!({"process": origin, "at": now_ms(), "data": String::from_utf8_lossy(line)}))
+        }));
+    }
+
+    /// A `process:event` for `p`, built only when someone listens.
+    fn notify(&self, p: &Proc, event: &str, manually: bool) {
+        if self.bus.active() {
+            self.bus.emit("process:event", process_event(event, manually, p.describe(&self.home)));
+        }
+    }
+
+    fn notify_id(&self, pm_id: u32, event: &str, manually: bool) {
+        if self.bus.active() {
+            if let Some(p) = self.table.lock().unwrap().get(pm_id) {
+                self.notify(p, event, manually);
+            }
+        }
+    }
+
+    fn mark_online(&self, pm_id: u32, generation: u64) {
+        let mut table = self.table.lock().unwrap();
+        if let Some(p) = table.get_mut(pm_id).filter(|p| p.generation == generation && p.status == Status::Launching) {
+            p.status = Status::Online;
+            self.notify(p, "online", false);
+        }
+    }
+
+    /// A message from an app's IPC channel, handled as pm2's fork mode does.
     fn on_app_message(&self, pm_id: u32, generation: u64, msg: Value) {
-        if let Some(v) = msg.get("node_version").and_then(Value::as_str) {
-            let mut table = self.table.lock().unwrap();
-            if let Some(p) = table.get_mut(pm_id).filter(|p| p.generation == generation) {
-                p.node_version = Some(v.to_string());
+        if msg.get("cmd").and_then(Value::as_str).is_some_and(|c| c.starts_with("NODE_")) {
+            return;
+        }
+        if msg == "ready" {
+            self.mark_online(pm_id, generation);
+        }
+        let mut table = self.table.lock().unwrap();
+        let Some(p) = table.get_mut(pm_id).filter(|p| p.generation == generation) else { return };
+        let kind = msg.get("type").and_then(Value::as_str).map(str::to_string);
+        let data = msg.get("data").filter(|d| truthy(d)).cloned();
+        match (kind.as_deref(), data) {
+            (Some("axm:action"), Some(action)) => {
+                let name = action.get("action_name").cloned();
+                if !p.axm_actions.iter().any(|a| a.get("action_name") == name.as_ref()) {
+                    p.axm_actions.push(action);
+                }
+            }
+            (Some("axm:monitor"), Some(Value::Object(m))) => p.axm_monitor.extend(m),
+            (Some("axm:option:configuration"), Some(Value::Object(m))) => p.axm_options.extend(m),
+            (Some("axm:option:setPID" | "axm:monitor" | "axm:option:configuration"), _) => {}
+            (Some(kind), Some(data)) => {
+                let mut origin = p.origin();
+                origin["versioning"] = Value::Null;
+                self.bus.emit(kind, json!({"at": now_ms(), "data": data, "process": origin}));
+            }
+            _ => {
+                if let Some(v) = msg.get("node_version").and_then(Value::as_str) {
+                    p.node_version = Some(v.to_string());
+                    return;
+                }
+                self.bus.emit("process:msg", json!({"at": now_ms(), "raw": msg, "process": p.origin()}));
             }
         }
     }
@@ -147,8 +226,10 @@ impl Daemon {
         p.ipc = None;
         p.exit_code = code;
         p.monit = Default::default();
+        p.stdin = None;
         let _ = std::fs::remove_file(p.spec.instance_pid_file(&self.home, pm_id));
         p.wake_exit_waiters();
+        self.notify(p, "exit", false);
         match p.status {
             Status::Stopping => p.status = Status::Stopped,
             Status::Stopped | Status::Errored => {}
@@ -156,6 +237,7 @@ impl Daemon {
                 Decision::Stay => p.status = Status::Stopped,
                 Decision::Overlimit => {
                     p.status = Status::Errored;
+                    self.notify(p, "restart overlimit", false);
                     eprintln!("[pm2-daemon] {} ({pm_id}) restarted too quickly: errored", p.spec.name);
                 }
                 Decision::Restart(delay) => {
@@ -200,6 +282,7 @@ impl Daemon {
                 return Ok(());
             };
             p.status = Status::Stopping;
+            self.notify(p, "stop", true);
             let (tx, rx) = oneshot::channel();
             p.exit_waiters.push(tx);
             (pid, rx, p.spec.clone(), p.ipc.clone())
@@ -252,6 +335,7 @@ impl Daemon {
             p.prev_restart_delay = 0;
             p.created_at = now_ms();
             p.status = Status::Launching;
+            self.notify(p, "restart", true);
         }
         self.launch(pm_id)
     }
@@ -259,6 +343,7 @@ impl Daemon {
     /// Stop, then forget the entry.
     pub async fn delete(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
         self.stop(pm_id).await?;
+        self.notify_id(pm_id, "delete", true);
         let mut table = self.table.lock().unwrap();
         if let Some(p) = table.remove(pm_id) {
             let _ = std::fs::remove_file(p.spec.instance_pid_file(&self.home, pm_id));
@@ -284,6 +369,17 @@ impl Daemon {
     /// Ask the server to exit once the current responses are written.
     pub fn begin_shutdown(&self) {
         let _ = self.shutdown.send(true);
+    }
+}
+
+/// JavaScript truthiness, which decides whether pm2 re-emits `{type, data}` under `type`.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        _ => true,
     }
 }
 
