@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use super::crash_report::Tail;
+
 /// A set of append-only files written together (the stream's own file and the combined log).
 pub struct LogSink {
     paths: Vec<PathBuf>,
@@ -52,8 +54,8 @@ impl LogSink {
 
 /// Copies one pipe into its sink until the app closes it; the last lines of a crashing app
 /// are read before EOF, so none are lost. While `listening()`, complete lines also go to
-/// `on_line` (the bus), in order.
-pub async fn pump<R, L, F>(mut pipe: R, mut sink: LogSink, epoch: Arc<AtomicU64>, listening: L, mut on_line: F)
+/// `on_line` (the bus), in order. Returns the end of the output when `keep_tail` is set.
+pub async fn pump<R, L, F>(mut pipe: R, mut sink: LogSink, epoch: Arc<AtomicU64>, keep_tail: bool, listening: L, mut on_line: F) -> Tail
 where
     R: AsyncRead + Unpin,
     L: Fn() -> bool,
@@ -61,6 +63,7 @@ where
 {
     let mut buf = vec![0u8; 64 * 1024];
     let mut partial: Vec<u8> = Vec::new();
+    let mut tail = Tail::default();
     loop {
         let n = match pipe.read(&mut buf).await {
             Ok(0) | Err(_) => break,
@@ -68,6 +71,9 @@ where
         };
         let chunk = &buf[..n];
         sink.write(chunk, epoch.load(Ordering::Relaxed));
+        if keep_tail {
+            tail.push(chunk);
+        }
         if !listening() {
             partial.clear();
             continue;
@@ -88,6 +94,7 @@ where
     if !partial.is_empty() && listening() {
         on_line(&partial);
     }
+    tail
 }
 
 /// Truncates a log file (flush).

@@ -6,6 +6,7 @@
 //! cpu and memory.
 
 pub mod bus;
+pub mod crash_report;
 pub mod handlers;
 pub mod ipc;
 pub mod logs;

@@ -17,7 +17,7 @@ use super::bus::process_event;
 use super::logs::{self, LogSink};
 use super::process_table::{Proc, Status};
 use super::restart::{self, Decision};
-use super::{ipc, monitor, now_ms, spawn, Daemon};
+use super::{crash_report, ipc, monitor, now_ms, spawn, Daemon};
 use crate::config::AppSpec;
 
 impl Daemon {
@@ -118,8 +118,8 @@ impl Daemon {
             let paths = [spec.instance_log(main, pm_id), spec.instance_log(&spec.log_file, pm_id)];
             LogSink::open(paths.into_iter().flatten().collect(), epoch)
         };
-        self.pump_logs(spawned.stdout, sink(&spec.out_file), "log:out", origin.clone());
-        self.pump_logs(spawned.stderr, sink(&spec.error_file), "log:err", origin);
+        self.pump_logs(spawned.stdout, sink(&spec.out_file), "log:out", origin.clone(), false);
+        self.pump_logs(spawned.stderr, sink(&spec.error_file), "log:err", origin, spec.is_node());
 
         // A first memory reading once the program has loaded, before the monitor's next round.
         let daemon = self.clone();
@@ -143,15 +143,26 @@ impl Daemon {
         Ok(())
     }
 
-    fn pump_logs<R>(self: &Arc<Self>, pipe: R, sink: LogSink, event: &'static str, origin: Value)
+    /// Copies a pipe to its files and, while someone listens, to the bus. For Node apps'
+    /// stderr, a fatal exception report at its end becomes `process:exception`.
+    fn pump_logs<R>(self: &Arc<Self>, pipe: R, sink: LogSink, event: &'static str, origin: Value, report_crash: bool)
     where
         R: tokio::io::AsyncRead + Unpin + Send + 'static,
     {
-        let listening = self.clone();
         let daemon = self.clone();
-        tokio::spawn(logs::pump(pipe, sink, self.log_epoch.clone(), move || listening.bus.active(), move |line| {
-            daemon.bus.emit(event, json!({"process": origin, "at": now_ms(), "data": String::from_utf8_lossy(line)}))
-        }));
+        let epoch = self.log_epoch.clone();
+        tokio::spawn(async move {
+            let listening = daemon.clone();
+            let lines = daemon.clone();
+            let line_origin = origin.clone();
+            let tail = logs::pump(pipe, sink, epoch, report_crash, move || listening.bus.active(), move |line| {
+                lines.bus.emit(event, json!({"process": line_origin, "at": now_ms(), "data": String::from_utf8_lossy(line)}))
+            })
+            .await;
+            if let Some(error) = report_crash.then(|| crash_report::parse(tail.bytes())).flatten() {
+                daemon.bus.emit("process:exception", json!({"at": now_ms(), "data": error, "process": origin}));
+            }
+        });
     }
 
     /// A `process:event` for `p`, built only when someone listens.
