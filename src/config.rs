@@ -153,6 +153,15 @@ pub struct AppSpec {
     pub pid_file: Option<PathBuf>,
     pub force: bool,
     pub instance_var: String,
+    /// `cron_restart`, unless disabled.
+    pub cron: Option<String>,
+    pub exp_backoff_restart_delay: Option<u64>,
+    /// `max_memory_restart` in bytes.
+    pub max_memory: Option<u64>,
+    /// What `watch` watches (empty: not watching).
+    pub watch: Vec<PathBuf>,
+    pub ignore_watch: Vec<String>,
+    pub watch_delay: u64,
     pub options: Map<String, Value>,
     /// What the app was started from, kept to apply `restart` overrides and `updateEnv`.
     pub source: Value,
@@ -237,6 +246,11 @@ pub fn parse_duration(v: &Value) -> Option<u64> {
     digits.trim().parse::<u64>().ok()?.checked_mul(mult)
 }
 
+/// Parses a cron pattern as pm2 (croner) does: 5 fields, or 6 with seconds.
+pub fn parse_cron(pattern: &str) -> Result<croner::Cron, String> {
+    croner::Cron::new(pattern.trim()).with_seconds_optional().parse().map_err(|e| e.to_string())
+}
+
 /// Checks one value against its kind and returns it in canonical form.
 fn check(key: &str, kind: Kind, v: &Value) -> Result<Value, String> {
     let bad = |expected: &str| Err(format!("Option \"{key}\" must be {expected}, got {} ({v})", type_name(v)));
@@ -312,7 +326,11 @@ fn check(key: &str, kind: Kind, v: &Value) -> Result<Value, String> {
             None => bad("a duration in milliseconds or with an h/m/s suffix"),
         },
         Cron => match v {
-            Value::String(_) => Ok(v.clone()),
+            Value::String(s) if s.trim() == "0" => Ok(json!(0)),
+            Value::String(s) => match parse_cron(s) {
+                Ok(_) => Ok(v.clone()),
+                Err(e) => Err(format!("Option \"{key}\" is not a valid cron pattern (\"{s}\"): {e}")),
+            },
             Value::Number(n) if n.as_f64() == Some(0.0) => Ok(v.clone()),
             _ => bad("a cron pattern string"),
         },
@@ -645,6 +663,20 @@ pub fn normalize(raw: &Value, ctx: &StartContext, home: &Home, default_kill_time
     options.insert("version".into(), json!(package_version(&script_path)));
 
     let u64_of = |k: &str, d: u64| get(k).and_then(Value::as_u64).unwrap_or(d);
+    let watch: Vec<PathBuf> = match get("watch") {
+        Some(Value::Bool(true)) => vec![cwd.clone()],
+        Some(Value::String(p)) => vec![resolve(&cwd, p, &ctx.env)],
+        Some(Value::Array(ps)) => ps.iter().filter_map(Value::as_str).map(|p| resolve(&cwd, p, &ctx.env)).collect(),
+        _ => vec![],
+    };
+    if let Some(missing) = watch.iter().find(|p| !p.exists()) {
+        return Err(format!("Watch path does not exist: {}", missing.display()));
+    }
+    let ignore_watch = match get("ignore_watch") {
+        Some(Value::String(p)) => vec![p.clone()],
+        Some(Value::Array(ps)) => ps.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        _ => vec!["node_modules".into(), ".*".into()],
+    };
     Ok(AppSpec {
         namespace: get("namespace").and_then(Value::as_str).unwrap_or("default").to_string(),
         exec_path: script_path,
@@ -673,6 +705,12 @@ pub fn normalize(raw: &Value, ctx: &StartContext, home: &Home, default_kill_time
         pid_file,
         force: get("force").and_then(Value::as_bool).unwrap_or(false),
         instance_var: get("instance_var").and_then(Value::as_str).unwrap_or("NODE_APP_INSTANCE").to_string(),
+        cron: get("cron_restart").and_then(Value::as_str).filter(|c| c.trim() != "0").map(str::to_string),
+        exp_backoff_restart_delay: get("exp_backoff_restart_delay").and_then(Value::as_u64).filter(|d| *d > 0),
+        max_memory: get("max_memory_restart").and_then(Value::as_u64).filter(|m| *m > 0),
+        watch,
+        ignore_watch,
+        watch_delay: u64_of("watch_delay", 0),
         name,
         options,
         source: raw.clone(),
@@ -816,6 +854,25 @@ mod tests {
         let spec = normalize(&json!({"script": "app.js", "instances": 2, "exec_mode": "fork"}), &ctx(&dir), &home, 1600).unwrap();
         assert_eq!(spec.instances, 2);
         assert_eq!(spec.instance_log(&spec.error_file, 3), Some(home.logs_dir().join("app-error-3.log")));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn cron_patterns_are_checked() {
+        assert!(validate(&json!({"cron_restart": "*/5 * * * *"})).is_ok());
+        assert!(validate(&json!({"cron_restart": "0 0 * * * *"})).is_ok());
+        assert!(validate(&json!({"cron_restart": 0})).is_ok());
+        let e = validate(&json!({"cron_restart": "not a cron"})).unwrap_err();
+        assert!(e.contains("cron_restart"), "{e}");
+    }
+
+    #[test]
+    fn watch_paths_must_exist() {
+        let (dir, home) = tmp_with_script();
+        let e = normalize(&json!({"script": "app.js", "watch": ["nope"]}), &ctx(&dir), &home, 1600).unwrap_err();
+        assert!(e.starts_with("Watch path does not exist"), "{e}");
+        let spec = normalize(&json!({"script": "app.js", "watch": true}), &ctx(&dir), &home, 1600).unwrap();
+        assert_eq!(spec.watch, vec![dir.clone()]);
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -37,6 +37,9 @@ pub async fn dispatch(d: &Arc<Daemon>, method: &str, params: Value) -> Result<Va
         "kill" => {
             d.bus.emit("pm2:kill", json!({"status": "killed", "msg": "pm2 has been killed via method"}));
             d.delete_all().await;
+            if !d.settings.in_process {
+                super::supervisor::kill_leftovers();
+            }
             Ok(json!({"success": true}))
         }
         other => Err(format!("not implemented: {other}")),

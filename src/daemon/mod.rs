@@ -7,6 +7,7 @@
 
 pub mod bus;
 pub mod crash_report;
+pub mod cron;
 pub mod handlers;
 pub mod ipc;
 pub mod logs;
@@ -16,6 +17,8 @@ pub mod restart;
 pub mod server;
 pub mod spawn;
 pub mod supervisor;
+pub mod tree;
+pub mod watch;
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -25,7 +28,7 @@ use std::time::Duration;
 
 use nix::fcntl::{Flock, FlockArg};
 use tokio::net::UnixListener;
-use tokio::sync::watch;
+
 
 use crate::home::Home;
 use process_table::ProcessTable;
@@ -34,7 +37,10 @@ use process_table::ProcessTable;
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub kill_timeout: u64,
+    /// How often cpu/memory are sampled and `max_memory_restart` is checked.
     pub monitor_interval: Duration,
+    /// Uptime after which the exponential back-off starts again from its initial delay.
+    pub backoff_reset: Duration,
     /// Running inside the client's process (`connect(true)`): apps die with it.
     pub in_process: bool,
 }
@@ -44,7 +50,8 @@ impl Settings {
         let ms = |key: &str, default: u64| std::env::var(key).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default);
         Settings {
             kill_timeout: ms("PM2_KILL_TIMEOUT", 1600),
-            monitor_interval: Duration::from_millis(ms("PM2_MONITOR_INTERVAL", 1000).max(100)),
+            monitor_interval: Duration::from_millis(ms("PM2_WORKER_INTERVAL", 1000).max(100)),
+            backoff_reset: Duration::from_millis(ms("EXP_BACKOFF_RESET_TIMER", 30_000)),
             in_process,
         }
     }
@@ -55,10 +62,12 @@ pub struct Daemon {
     pub settings: Settings,
     pub table: Mutex<ProcessTable>,
     pub bus: bus::Bus,
+    pub cron: cron::CronJobs,
+    pub watchers: watch::Watchers,
     /// Bumped by `reloadLogs`: log writers reopen their files when it changes.
     pub log_epoch: Arc<AtomicU64>,
     /// Becomes true when the daemon must exit.
-    pub shutdown: watch::Sender<bool>,
+    pub shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 pub fn now_ms() -> u64 {
@@ -100,25 +109,33 @@ pub async fn run(home: Home, settings: Settings, ready: impl FnOnce(Result<(), S
         Ok(x) => x,
         Err(e) => return ready(Err(e)),
     };
-    let (shutdown, _) = watch::channel(false);
+    let (shutdown, _) = tokio::sync::watch::channel(false);
     let daemon = Arc::new(Daemon {
         home: home.clone(),
         settings: settings.clone(),
         table: Mutex::new(ProcessTable::default()),
         bus: bus::Bus::default(),
+        cron: Default::default(),
+        watchers: Default::default(),
         log_epoch: Arc::new(AtomicU64::new(0)),
         shutdown,
     });
     let monitor = tokio::spawn(monitor::run(daemon.clone(), settings.monitor_interval));
-    let signals = (!settings.in_process).then(|| tokio::spawn(supervisor::handle_signals(daemon.clone())));
+    // A standalone daemon adopts what its apps leave behind, so nothing escapes it.
+    let signals = (!settings.in_process).then(|| {
+        // SAFETY: prctl with constant arguments.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
+        tokio::spawn(supervisor::handle_signals(daemon.clone()))
+    });
+    let reaper = (!settings.in_process).then(|| tokio::spawn(supervisor::reap_orphans(daemon.clone())));
     ready(Ok(()));
     eprintln!("[pm2-daemon] {} started (pid {}) for {}", crate::protocol::PACKAGE_VERSION, std::process::id(), home.root.display());
 
     server::serve(daemon.clone(), listener).await;
 
     monitor.abort();
-    if let Some(s) = signals {
-        s.abort();
+    for task in [signals, reaper].into_iter().flatten() {
+        task.abort();
     }
     let _ = std::fs::remove_file(home.rpc_socket());
     let _ = std::fs::remove_file(home.pid_file());

@@ -72,13 +72,28 @@ pub async fn run(daemon: Arc<Daemon>, interval: Duration) {
             samples.push((pm_id, pid, Monit { memory: rss, cpu }));
         }
         last = seen;
-        let mut table = daemon.table.lock().unwrap();
-        for (pm_id, pid, monit) in samples {
-            if let Some(p) = table.get_mut(pm_id) {
-                if p.pid == Some(pid) {
-                    p.monit = monit;
+        let mut over_limit = Vec::new();
+        {
+            let mut table = daemon.table.lock().unwrap();
+            let now_ms = super::now_ms();
+            for (pm_id, pid, monit) in samples {
+                let Some(p) = table.get_mut(pm_id).filter(|p| p.pid == Some(pid)) else { continue };
+                p.monit = monit;
+                if p.spec.max_memory.is_some_and(|max| monit.memory > max) && p.status == super::process_table::Status::Online {
+                    over_limit.push((pm_id, p.spec.name.clone(), monit.memory));
+                }
+                // A long enough run starts the exponential back-off over.
+                if p.prev_restart_delay > 0 && now_ms.saturating_sub(p.pm_uptime) > daemon.settings.backoff_reset.as_millis() as u64 {
+                    p.prev_restart_delay = 0;
                 }
             }
+        }
+        for (pm_id, name, memory) in over_limit {
+            eprintln!("[pm2-daemon] {name} ({pm_id}) uses {memory} bytes, over max_memory_restart: restarting it");
+            let d = daemon.clone();
+            tokio::spawn(async move {
+                let _ = d.restart(pm_id).await;
+            });
         }
     }
 }

@@ -27,8 +27,16 @@ pub fn decide(p: &mut Proc, exit_code: Option<i32>, now: u64) -> Decision {
         p.created_at = now;
         return Decision::Overlimit;
     }
+    // Exponential back-off wins over a fixed delay: ×1.5 per crash, at most 15 s.
+    if let Some(initial) = s.exp_backoff_restart_delay {
+        p.prev_restart_delay = if p.prev_restart_delay == 0 { initial } else { (p.prev_restart_delay * 3 / 2).min(MAX_BACKOFF) };
+        return Decision::Restart(p.prev_restart_delay);
+    }
     Decision::Restart(s.restart_delay)
 }
+
+/// The longest exponential back-off between two restarts.
+pub const MAX_BACKOFF: u64 = 15_000;
 
 /// The status an app shows while its restart is pending.
 pub fn pending_status(delay: u64) -> Status {
@@ -69,6 +77,17 @@ mod tests {
         let mut p = proc_with(serde_json::json!({"max_restarts": 2, "restart_delay": 5}));
         assert_eq!(decide(&mut p, Some(1), 10), Decision::Restart(5));
         assert_eq!(decide(&mut p, Some(1), 20), Decision::Overlimit);
+    }
+
+    #[test]
+    fn exponential_backoff_grows_to_a_cap() {
+        let mut p = proc_with(serde_json::json!({"exp_backoff_restart_delay": 100, "max_restarts": 1000}));
+        let delays: Vec<u64> = (0..14).map(|i| match decide(&mut p, Some(1), i * 10) {
+            Decision::Restart(d) => d,
+            other => panic!("{other:?}"),
+        }).collect();
+        assert_eq!(&delays[..4], &[100, 150, 225, 337]);
+        assert_eq!(*delays.last().unwrap(), MAX_BACKOFF);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::bus::process_event;
 use super::logs::{self, LogSink};
 use super::process_table::{Proc, Status};
 use super::restart::{self, Decision};
-use super::{crash_report, ipc, monitor, now_ms, spawn, Daemon};
+use super::{crash_report, ipc, monitor, now_ms, spawn, tree, Daemon};
 use crate::config::AppSpec;
 
 impl Daemon {
@@ -35,6 +35,9 @@ impl Daemon {
                 })
                 .collect()
         };
+        for &id in &ids {
+            self.cron.ensure(self, id, spec.cron.as_deref());
+        }
         if spec.autostart {
             for &id in &ids {
                 self.notify_id(id, "start", true);
@@ -98,6 +101,8 @@ impl Daemon {
                 Err(e) => eprintln!("[pm2-daemon] IPC channel of {} unusable: {e}", spec.name),
             }
         }
+        self.watchers.start(self, pm_id, &spec);
+        self.cron.ensure(self, pm_id, spec.cron.as_deref());
         let mut origin = p.origin();
         origin["rev"] = Value::Null;
         if wait_ready {
@@ -283,6 +288,7 @@ impl Daemon {
     /// Stops entry `pm_id`: SIGINT (or the `shutdown` message) to its process group, SIGKILL
     /// after `kill_timeout`, then whatever is left of the group. Resolves once it is dead.
     pub async fn stop(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
+        self.watchers.stop(pm_id);
         let (pid, exited, spec, channel) = {
             let mut table = self.table.lock().unwrap();
             let Some(p) = table.get_mut(pm_id) else { return Err("process or namespace not found".into()) };
@@ -301,6 +307,8 @@ impl Daemon {
         let leader = Pid::from_raw(pid as i32);
         let group = Pid::from_raw(-(pid as i32));
         let target = if spec.treekill { group } else { leader };
+        // Descendants that left the process group (setsid, detached children) go too.
+        let escaped: Vec<u32> = if spec.treekill { tree::descendants(pid) } else { Vec::new() };
         let by_message = spec.shutdown_with_message || std::env::var_os("PM2_KILL_USE_MESSAGE").is_some();
         match (&channel, by_message) {
             (Some(tx), true) => {
@@ -308,6 +316,9 @@ impl Daemon {
             }
             _ => {
                 let _ = kill(target, Signal::SIGINT);
+                for &p in &escaped {
+                    let _ = kill(Pid::from_raw(p as i32), Signal::SIGINT);
+                }
             }
         }
         let kill_timeout = Duration::from_millis(spec.kill_timeout.unwrap_or(self.settings.kill_timeout));
@@ -323,7 +334,7 @@ impl Daemon {
             }
         }
         if spec.treekill {
-            reap_group(pid, kill_timeout).await;
+            finish_tree(pid, &escaped, kill_timeout).await;
         }
         Ok(())
     }
@@ -353,6 +364,7 @@ impl Daemon {
 
     /// Stop, then forget the entry.
     pub async fn delete(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
+        self.cron.remove(pm_id);
         self.stop(pm_id).await?;
         self.notify_id(pm_id, "delete", true);
         let mut table = self.table.lock().unwrap();
@@ -394,17 +406,43 @@ fn truthy(v: &Value) -> bool {
     }
 }
 
-/// After the leader of a process group is gone, give the rest of the group the same grace,
-/// then SIGKILL what is left, so that no grandchild outlives its app.
-async fn reap_group(pgid: u32, grace: Duration) {
+/// After the leader of an app is gone, give the rest of its group and its escaped
+/// descendants the same grace, then SIGKILL what is left, so no grandchild outlives it.
+async fn finish_tree(pgid: u32, escaped: &[u32], grace: Duration) {
     let group = Pid::from_raw(-(pgid as i32));
     let deadline = tokio::time::Instant::now() + grace;
-    while kill(group, None).is_ok() {
+    let alive = || kill(group, None).is_ok() || escaped.iter().any(|p| tree::is_alive(*p));
+    while alive() {
         if tokio::time::Instant::now() >= deadline {
             let _ = kill(group, Signal::SIGKILL);
+            for &p in escaped {
+                if tree::is_alive(p) {
+                    let _ = kill(Pid::from_raw(p as i32), Signal::SIGKILL);
+                }
+            }
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Reaps orphans the daemon adopted as subreaper, at every SIGCHLD.
+pub async fn reap_orphans(daemon: Arc<Daemon>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut sigchld) = signal(SignalKind::child()) else { return };
+    while sigchld.recv().await.is_some() {
+        let known: std::collections::HashSet<u32> = daemon.table.lock().unwrap().iter().filter_map(|p| p.pid).collect();
+        tree::reap_orphans(&known);
+    }
+}
+
+/// Kills whatever is still a child of the daemon once every app is deleted: adopted
+/// orphans that no stop could reach.
+pub fn kill_leftovers() {
+    for pid in tree::own_children() {
+        if tree::is_alive(pid) {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
     }
 }
 
@@ -433,5 +471,6 @@ pub async fn handle_signals(daemon: Arc<Daemon>) {
     }
     eprintln!("[pm2-daemon] signal received: stopping every app");
     daemon.delete_all().await;
+    kill_leftovers();
     daemon.begin_shutdown();
 }

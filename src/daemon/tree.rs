@@ -1,0 +1,95 @@
+//! Process trees from `/proc`: an app's descendants (to stop what escaped its process
+//! group), and the orphans the daemon adopts as a child subreaper (to reap and kill them).
+
+use std::collections::{HashMap, HashSet};
+
+/// `(state, ppid)` of a pid.
+fn stat(pid: u32) -> Option<(char, u32)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((state, ppid))
+}
+
+/// Running (a zombie is as good as dead).
+pub fn is_alive(pid: u32) -> bool {
+    matches!(stat(pid), Some((state, _)) if state != 'Z' && state != 'X')
+}
+
+/// Every live descendant of `root`, found through one snapshot of `/proc`.
+pub fn descendants(root: u32) -> Vec<u32> {
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+            if let Some((state, ppid)) = stat(pid) {
+                if state != 'Z' {
+                    children.entry(ppid).or_default().push(pid);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![root];
+    while let Some(p) = stack.pop() {
+        if let Some(kids) = children.get(&p) {
+            for &k in kids {
+                out.push(k);
+                stack.push(k);
+            }
+        }
+    }
+    out
+}
+
+/// The daemon's own children (apps, and orphans it adopted).
+pub fn own_children() -> Vec<u32> {
+    let mut out = Vec::new();
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+                out.extend(text.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+            }
+        }
+    }
+    out
+}
+
+/// Reaps adopted orphans that have exited. Apps (`known`) are left to their own waiters.
+pub fn reap_orphans(known: &HashSet<u32>) {
+    for pid in own_children() {
+        if !known.contains(&pid) && matches!(stat(pid), Some(('Z', _))) {
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as i32), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_a_grandchild() {
+        let mut child = std::process::Command::new("sh").arg("-c").arg("sleep 30 & wait").spawn().unwrap();
+        let pid = child.id();
+        let mut found = Vec::new();
+        for _ in 0..100 {
+            found = descendants(pid);
+            if !found.is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(found.len(), 1, "the sleep under sh");
+        assert!(is_alive(found[0]));
+        for p in &found {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*p as i32), nix::sys::signal::Signal::SIGKILL);
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!is_alive(pid));
+        assert!(own_children().iter().all(|c| *c != pid));
+    }
+}
