@@ -426,6 +426,34 @@ class API {
     })
   }
 
+  // dump([force], cb): saves the process list to $PM2_HOME/dump.pm2.
+  dump(force, cb) {
+    if (typeof force === 'function') {
+      cb = force
+      force = false
+    }
+    return settle(cb, () => this._call('dump', { force: force === true || process.env.FORCE === 'true' }))
+  }
+
+  clearDump(cb) {
+    return settle(cb, () => this._call('clearDump'))
+  }
+
+  resurrect(cb) {
+    return settle(cb, () => this._call('resurrect', { context: this._context() }))
+  }
+
+  // A new daemon, started from this process's environment, with every app brought back.
+  update(cb) {
+    return settle(cb, async () => {
+      await this._call('dump', { force: true })
+      await this.killDaemon()
+      await this._connect()
+      await this._call('resurrect', { context: this._context() })
+      return { success: true }
+    })
+  }
+
   launchBus(cb) {
     return settle(cb, async () => {
       await this._connect()
@@ -504,10 +532,6 @@ class API {
 // Parts of pm2's API that later work brings; each says so through its callback.
 const LATER = {
   scale: 'scale (cluster mode)',
-  dump: 'dump',
-  resurrect: 'resurrect',
-  clearDump: 'clearDump',
-  update: 'update',
   startup: 'startup',
   uninstallStartup: 'uninstallStartup',
 }

@@ -184,6 +184,11 @@ fn camel(key: &str) -> String {
     out
 }
 
+/// Is `key` one of pm2's start options under its canonical name?
+pub fn is_option_key(key: &str) -> bool {
+    SCHEMA.iter().any(|(k, _, _)| *k == key)
+}
+
 fn canonical_key(key: &str) -> Option<(&'static str, Kind)> {
     SCHEMA.iter().find_map(|(k, aliases, kind)| {
         (key == *k || aliases.contains(&key) || key == camel(k)).then_some((*k, *kind))

@@ -34,6 +34,12 @@ pub async fn dispatch(d: &Arc<Daemon>, method: &str, params: Value) -> Result<Va
         "sendDataToProcessId" => send_data(d, &params),
         "sendLineToStdin" => send_line(d, &params).await,
         "msgProcess" => msg_process(d, &params),
+        "dump" => save_dump(d, &params),
+        "clearDump" => {
+            super::dump::write_atomic(&d.home.dump_file(), b"[]").map_err(|e| format!("Cannot write {}: {e}", d.home.dump_file().display()))?;
+            Ok(json!({"success": true}))
+        }
+        "resurrect" => resurrect(d, &params).await,
         "kill" => {
             d.bus.emit("pm2:kill", json!({"status": "killed", "msg": "pm2 has been killed via method"}));
             d.delete_all().await;
@@ -382,4 +388,45 @@ fn msg_process(d: &Daemon, params: &Value) -> Result<Value, String> {
         return Err("Not any process has received a command (offline or unexistent)".into());
     }
     Ok(json!({"process_count": sent, "success": true}))
+}
+
+fn save_dump(d: &Daemon, params: &Value) -> Result<Value, String> {
+    let force = params.get("force").and_then(Value::as_bool).unwrap_or(false);
+    let entries: Vec<Value> = {
+        let table = d.table.lock().unwrap();
+        table.iter().map(|p| super::dump::entry_of(&p.describe(&d.home))).collect()
+    };
+    if entries.is_empty() && !force {
+        return Err("Process list empty, cannot save empty list".into());
+    }
+    super::dump::save(&d.home, &entries)?;
+    Ok(json!({"success": true}))
+}
+
+/// Starts the dumped apps whose name is not running; instances of one name start together.
+async fn resurrect(d: &Arc<Daemon>, params: &Value) -> Result<Value, String> {
+    let entries = super::dump::load(&d.home)?;
+    let node_path = context(params).map(|c| c.node_path).unwrap_or_default();
+    let mut groups: Vec<(String, Value, StartContext, bool, u32)> = Vec::new();
+    for entry in &entries {
+        let Some((raw, ctx, autostart)) = super::dump::start_options(entry, &node_path) else { continue };
+        let name = raw.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+        match groups.iter_mut().find(|g| g.0 == name) {
+            Some(g) => g.4 += 1,
+            None => groups.push((name, raw, ctx, autostart, 1)),
+        }
+    }
+    let mut started = Vec::new();
+    for (name, mut raw, ctx, autostart, count) in groups {
+        if !d.table.lock().unwrap().ids_named(&name).is_empty() {
+            continue;
+        }
+        raw["instances"] = json!(count);
+        raw["autostart"] = json!(autostart);
+        match config::normalize(&raw, &ctx, &d.home, d.settings.kill_timeout) {
+            Ok(spec) => started.extend(d.create(spec)?),
+            Err(e) => eprintln!("[pm2-daemon] cannot resurrect {name}: {e}"),
+        }
+    }
+    Ok(descriptions(d, &started))
 }

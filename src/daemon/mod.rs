@@ -8,11 +8,13 @@
 pub mod bus;
 pub mod crash_report;
 pub mod cron;
+pub mod dump;
 pub mod handlers;
 pub mod ipc;
 pub mod logs;
 pub mod monitor;
 pub mod process_table;
+pub mod recovery;
 pub mod restart;
 pub mod server;
 pub mod spawn;
@@ -66,8 +68,17 @@ pub struct Daemon {
     pub watchers: watch::Watchers,
     /// Bumped by `reloadLogs`: log writers reopen their files when it changes.
     pub log_epoch: Arc<AtomicU64>,
+    /// Signalled at each change of the process table, to save it.
+    pub table_changed: tokio::sync::Notify,
     /// Becomes true when the daemon must exit.
     pub shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl Daemon {
+    /// The process table changed: save it soon.
+    pub fn table_changed(&self) {
+        self.table_changed.notify_one();
+    }
 }
 
 pub fn now_ms() -> u64 {
@@ -118,9 +129,15 @@ pub async fn run(home: Home, settings: Settings, ready: impl FnOnce(Result<(), S
         cron: Default::default(),
         watchers: Default::default(),
         log_epoch: Arc::new(AtomicU64::new(0)),
+        table_changed: tokio::sync::Notify::new(),
         shutdown,
     });
     let monitor = tokio::spawn(monitor::run(daemon.clone(), settings.monitor_interval));
+    // Apps die with an in-process daemon: only a standalone one has a table to recover.
+    let persister = (!settings.in_process).then(|| tokio::spawn(recovery::persist(daemon.clone())));
+    if !settings.in_process {
+        recovery::restore(&daemon).await;
+    }
     // A standalone daemon adopts what its apps leave behind, so nothing escapes it.
     let signals = (!settings.in_process).then(|| {
         // SAFETY: prctl with constant arguments.
@@ -134,9 +151,10 @@ pub async fn run(home: Home, settings: Settings, ready: impl FnOnce(Result<(), S
     server::serve(daemon.clone(), listener).await;
 
     monitor.abort();
-    for task in [signals, reaper].into_iter().flatten() {
+    for task in [signals, reaper, persister].into_iter().flatten() {
         task.abort();
     }
+    recovery::forget(&daemon);
     let _ = std::fs::remove_file(home.rpc_socket());
     let _ = std::fs::remove_file(home.pid_file());
     drop(lock);

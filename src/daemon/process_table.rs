@@ -238,6 +238,12 @@ impl ProcessTable {
         id
     }
 
+    /// Inserts an entry that keeps its id (restored after a daemon crash).
+    pub fn insert_with_id(&mut self, p: Proc) {
+        self.next_id = self.next_id.max(p.pm_id + 1);
+        self.procs.insert(p.pm_id, p);
+    }
+
     pub fn insert(&mut self, p: Proc) {
         self.procs.insert(p.pm_id, p);
     }

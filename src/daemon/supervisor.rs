@@ -38,6 +38,7 @@ impl Daemon {
         for &id in &ids {
             self.cron.ensure(self, id, spec.cron.as_deref());
         }
+        self.table_changed();
         if spec.autostart {
             for &id in &ids {
                 self.notify_id(id, "start", true);
@@ -145,6 +146,7 @@ impl Daemon {
             let status = child.wait().await;
             daemon.on_exit(pm_id, generation, status.ok());
         });
+        self.table_changed();
         Ok(())
     }
 
@@ -243,6 +245,7 @@ impl Daemon {
         p.exit_code = code;
         p.monit = Default::default();
         p.stdin = None;
+        self.table_changed();
         let _ = std::fs::remove_file(p.spec.instance_pid_file(&self.home, pm_id));
         p.wake_exit_waiters();
         self.notify(p, "exit", false);
@@ -371,6 +374,7 @@ impl Daemon {
         if let Some(p) = table.remove(pm_id) {
             let _ = std::fs::remove_file(p.spec.instance_pid_file(&self.home, pm_id));
         }
+        self.table_changed();
         Ok(())
     }
 

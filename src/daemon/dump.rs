@@ -1,0 +1,107 @@
+//! `dump.pm2`: the saved process list, written atomically (temp file, fsync, rename), the
+//! previous one kept byte for byte as `dump.pm2.bak`; and turning its entries (pm2_env
+//! objects, from this daemon or from pm2 itself) back into start options.
+
+use serde_json::{json, Map, Value};
+use std::io::Write;
+use std::path::Path;
+
+use crate::config::StartContext;
+use crate::home::Home;
+
+/// Writes `bytes` to `path` so that a crash leaves either the old or the new file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+fn backup_path(home: &Home) -> std::path::PathBuf {
+    let mut p = home.dump_file().into_os_string();
+    p.push(".bak");
+    p.into()
+}
+
+/// Saves `entries`, keeping the previous dump as `.bak`.
+pub fn save(home: &Home, entries: &[Value]) -> Result<(), String> {
+    let dump = home.dump_file();
+    if dump.exists() {
+        std::fs::copy(&dump, backup_path(home)).map_err(|e| format!("Cannot back up {}: {e}", dump.display()))?;
+    }
+    let text = serde_json::to_vec_pretty(entries).expect("JSON values always serialise");
+    write_atomic(&dump, &text).map_err(|e| format!("Cannot write {}: {e}", dump.display()))
+}
+
+fn parse(path: &Path) -> Result<Vec<Value>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Array(entries)) => Ok(entries),
+        Ok(_) => Err(format!("{} does not hold a list of processes", path.display())),
+        Err(e) => Err(format!("{} is not valid JSON: {e}", path.display())),
+    }
+}
+
+/// Reads the dump, falling back to `.bak` when it is missing or broken.
+pub fn load(home: &Home) -> Result<Vec<Value>, String> {
+    match parse(&home.dump_file()) {
+        Ok(entries) => Ok(entries),
+        Err(first) => match parse(&backup_path(home)) {
+            Ok(entries) => {
+                eprintln!("[pm2-daemon] {first}; resurrecting from {}", backup_path(home).display());
+                Ok(entries)
+            }
+            Err(_) => Err(format!("Nothing to resurrect: {first}")),
+        },
+    }
+}
+
+/// A process description's `pm2_env`, as a dump entry (pm2 drops `pm_id` and `instances`).
+pub fn entry_of(description: &Value) -> Value {
+    let mut env = description.get("pm2_env").cloned().unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut env {
+        m.remove("pm_id");
+        m.remove("instances");
+    }
+    env
+}
+
+/// Options a dump entry carries that are recomputed rather than restored.
+const STATE_KEYS: &[&str] = &["env", "instances", "username"];
+
+/// Start options for one dump entry, with the context it was started in. Entries of one
+/// name are separate instances; the caller groups them.
+pub fn start_options(entry: &Value, node_path: &str) -> Option<(Value, StartContext, bool)> {
+    let e = entry.as_object()?;
+    let script = e.get("pm_exec_path")?.as_str()?;
+    let mut raw = Map::new();
+    // Options under their canonical names only: the flattened environment shares this object.
+    for (k, v) in e {
+        if crate::config::is_option_key(k) && !STATE_KEYS.contains(&k.as_str()) {
+            raw.insert(k.clone(), v.clone());
+        }
+    }
+    raw.insert("script".into(), json!(script));
+    for (key, from) in [("out_file", "pm_out_log_path"), ("error_file", "pm_err_log_path"), ("log_file", "pm_log_path")] {
+        if let Some(p) = e.get(from).filter(|p| p.is_string()) {
+            raw.insert(key.into(), p.clone());
+        }
+    }
+    let cwd = e.get("pm_cwd").and_then(Value::as_str).unwrap_or("/");
+    raw.insert("cwd".into(), json!(cwd));
+    let env = e.get("env").and_then(Value::as_object).cloned().unwrap_or_default();
+    // Only the environment travels: pm2's own per-instance variables are set again.
+    raw.insert("env".into(), json!({}));
+    let ctx = StartContext { cwd: cwd.into(), env, node_path: node_path.to_string(), env_name: None };
+    let stopped = e.get("status").and_then(Value::as_str) == Some("stopped");
+    Some((Value::Object(raw), ctx, !stopped))
+}

@@ -1,0 +1,136 @@
+//! Surviving the daemon's own death. The process table is saved as it changes
+//! (`$PM2_HOME/process-table.json`, written atomically shortly after each change). A daemon
+//! that finds a table left behind by one that died (even by SIGKILL) stops the old
+//! generation's processes, whose pipes and channels died with their daemon, and starts
+//! the same apps again under the same ids.
+
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::process_table::{Proc, Status};
+use super::{dump, now_ms, tree, Daemon};
+use crate::config;
+
+fn table_file(d: &Daemon) -> std::path::PathBuf {
+    d.home.root.join("process-table.json")
+}
+
+/// When a pid's process started (clock ticks since boot): tells a pid from its reuse.
+pub fn start_time(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    text[text.rfind(')')? + 2..].split_whitespace().nth(19)?.parse().ok()
+}
+
+fn snapshot(d: &Daemon) -> Vec<u8> {
+    let table = d.table.lock().unwrap();
+    let records: Vec<Value> = table
+        .iter()
+        .map(|p| {
+            json!({
+                "pm_id": p.pm_id,
+                "pid": p.pid,
+                "pid_start": p.pid.and_then(start_time),
+                "restart_time": p.restart_time,
+                "unique_id": p.unique_id,
+                "created_at": p.created_at,
+                "instance": p.instance,
+                "source": p.spec.source,
+                "context": p.spec.context,
+                "status": p.status.as_str(),
+            })
+        })
+        .collect();
+    serde_json::to_vec(&records).expect("JSON values always serialise")
+}
+
+/// Writes the table shortly after each change (changes that come together, one write).
+pub async fn persist(daemon: Arc<Daemon>) {
+    loop {
+        daemon.table_changed.notified().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let bytes = snapshot(&daemon);
+        if let Err(e) = dump::write_atomic(&table_file(&daemon), &bytes) {
+            eprintln!("[pm2-daemon] cannot save the process table: {e}");
+        }
+    }
+}
+
+/// After a clean shutdown there is nothing to recover.
+pub fn forget(d: &Daemon) {
+    let _ = std::fs::remove_file(table_file(d));
+}
+
+/// Stops an old generation's process and everything under it.
+async fn stop_orphan(pid: u32) {
+    let mut all = tree::descendants(pid);
+    all.push(pid);
+    let _ = kill(Pid::from_raw(-(pid as i32)), Signal::SIGTERM);
+    for &p in &all {
+        let _ = kill(Pid::from_raw(p as i32), Signal::SIGTERM);
+    }
+    for _ in 0..50 {
+        if !all.iter().any(|p| tree::is_alive(*p)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = kill(Pid::from_raw(-(pid as i32)), Signal::SIGKILL);
+    for &p in &all {
+        let _ = kill(Pid::from_raw(p as i32), Signal::SIGKILL);
+    }
+}
+
+/// Takes over the table a dead daemon left: its processes are stopped, its apps started
+/// again with their ids, restart counts and unique ids.
+pub async fn restore(d: &Arc<Daemon>) {
+    let Ok(text) = std::fs::read(table_file(d)) else { return };
+    let records: Vec<Value> = match serde_json::from_slice(&text) {
+        Ok(Value::Array(r)) => r,
+        _ => {
+            eprintln!("[pm2-daemon] the saved process table is unreadable: starting empty");
+            return;
+        }
+    };
+    if records.is_empty() {
+        return;
+    }
+    eprintln!("[pm2-daemon] the previous daemon died: taking over {} process(es)", records.len());
+    for r in &records {
+        let pid = r["pid"].as_u64().map(|p| p as u32);
+        if let Some(pid) = pid.filter(|p| start_time(*p).is_some() && start_time(*p) == r["pid_start"].as_u64()) {
+            stop_orphan(pid).await;
+        }
+    }
+    let mut to_launch = Vec::new();
+    for r in records {
+        let Some(pm_id) = r["pm_id"].as_u64().map(|i| i as u32) else { continue };
+        let Ok(ctx) = serde_json::from_value::<config::StartContext>(r["context"].clone()) else { continue };
+        let spec = match config::normalize(&r["source"], &ctx, &d.home, d.settings.kill_timeout) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("[pm2-daemon] cannot restore process {pm_id}: {e}");
+                continue;
+            }
+        };
+        let mut p = Proc::new(pm_id, Arc::new(spec), r["instance"].as_u64().unwrap_or(0) as u32, r["created_at"].as_u64().unwrap_or_else(now_ms));
+        p.restart_time = r["restart_time"].as_u64().unwrap_or(0);
+        if let Some(u) = r["unique_id"].as_str() {
+            p.unique_id = u.to_string();
+        }
+        let was = r["status"].as_str().unwrap_or("stopped");
+        p.status = if was == "errored" { Status::Errored } else { Status::Stopped };
+        if matches!(was, "online" | "launching" | "waiting restart" | "stopping") {
+            to_launch.push(pm_id);
+        }
+        d.table.lock().unwrap().insert_with_id(p);
+    }
+    for pm_id in to_launch {
+        if let Err(e) = d.launch(pm_id) {
+            eprintln!("[pm2-daemon] {e}");
+        }
+    }
+}
