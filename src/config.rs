@@ -100,6 +100,7 @@ const SCHEMA: &[(&str, &[&str], Kind)] = &[
     ("disable_trace", &[], Bool),
     ("max_size", &[], Bytes),
     ("retain", &[], Num),
+    ("compress", &[], Bool),
     ("post_update", &[], Args),
     ("username", &[], Str),
 ];
@@ -162,6 +163,14 @@ pub struct AppSpec {
     pub watch: Vec<PathBuf>,
     pub ignore_watch: Vec<String>,
     pub watch_delay: u64,
+    /// Date prefix of every log line (`log_date_format`, or `time`).
+    pub log_date_format: Option<String>,
+    /// `log_type: 'json'`.
+    pub log_json: bool,
+    /// Rotation: `max_size` bytes, `retain` files, `compress`.
+    pub log_max_size: Option<u64>,
+    pub log_retain: Option<u64>,
+    pub log_compress: Option<bool>,
     pub options: Map<String, Value>,
     /// What the app was started from, kept to apply `restart` overrides and `updateEnv`.
     pub source: Value,
@@ -716,6 +725,14 @@ pub fn normalize(raw: &Value, ctx: &StartContext, home: &Home, default_kill_time
         watch,
         ignore_watch,
         watch_delay: u64_of("watch_delay", 0),
+        log_date_format: get("log_date_format")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| (get("time").and_then(Value::as_bool) == Some(true)).then(|| "YYYY-MM-DDTHH:mm:ss".to_string())),
+        log_json: get("log_type").and_then(Value::as_str) == Some("json"),
+        log_max_size: get("max_size").and_then(Value::as_u64).filter(|n| *n > 0),
+        log_retain: get("retain").and_then(Value::as_u64),
+        log_compress: get("compress").and_then(Value::as_bool),
         name,
         options,
         source: raw.clone(),

@@ -1,5 +1,6 @@
 //! App output: each stdout/stderr pipe is read by one task and appended to the app's log
-//! files. Files are reopened when `reloadLogs` bumps the epoch, so external rotation works.
+//! files (formatted and rotated as the app asks). Files are reopened when `reloadLogs`
+//! bumps the epoch, so external rotation works too.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -9,12 +10,26 @@ use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::crash_report::Tail;
+use super::log_format::LineFormat;
+use super::rotate::{self, Rotation};
+
+/// How a stream's lines are written and when its files rotate.
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    pub format: Option<LineFormat>,
+    pub rotation: Option<Rotation>,
+}
 
 /// A set of append-only files written together (the stream's own file and the combined log).
 pub struct LogSink {
     paths: Vec<PathBuf>,
     files: Vec<Option<File>>,
     epoch: u64,
+    options: LogOptions,
+    /// An incomplete last line, held until its end arrives (formatted output only).
+    partial: Vec<u8>,
+    /// A failing disk is reported once, not at every write.
+    failing: bool,
 }
 
 fn open_append(path: &PathBuf) -> Option<File> {
@@ -34,20 +49,86 @@ fn open_append(path: &PathBuf) -> Option<File> {
 }
 
 impl LogSink {
-    pub fn open(paths: Vec<PathBuf>, epoch: u64) -> Self {
+    pub fn open(paths: Vec<PathBuf>, epoch: u64, options: LogOptions) -> Self {
         let files = paths.iter().map(open_append).collect();
-        LogSink { paths, files, epoch }
+        LogSink { paths, files, epoch, options, partial: Vec::new(), failing: false }
     }
 
-    pub fn write(&mut self, chunk: &[u8], epoch: u64) {
-        if epoch != self.epoch {
+    pub fn write(&mut self, chunk: &[u8], epoch: &AtomicU64) {
+        let current = epoch.load(Ordering::Relaxed);
+        if current != self.epoch {
             self.files = self.paths.iter().map(open_append).collect();
-            self.epoch = epoch;
+            self.epoch = current;
         }
-        for f in self.files.iter_mut().flatten() {
-            if let Err(e) = f.write_all(chunk) {
-                eprintln!("[pm2-daemon] log write failed: {e}");
+        match self.options.format.clone() {
+            None => self.write_raw(chunk),
+            Some(format) => {
+                let mut out = Vec::with_capacity(chunk.len() + 64);
+                let mut rest = chunk;
+                while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+                    if self.partial.is_empty() {
+                        format.line(&rest[..=i], &mut out);
+                    } else {
+                        self.partial.extend_from_slice(&rest[..=i]);
+                        format.line(&self.partial, &mut out);
+                        self.partial.clear();
+                    }
+                    rest = &rest[i + 1..];
+                }
+                self.partial.extend_from_slice(rest);
+                self.write_raw(&out);
             }
+        }
+        self.rotate_if_needed(epoch);
+    }
+
+    /// Writes what is left of an unfinished line (the app has closed its output).
+    pub fn finish(&mut self) {
+        if let (Some(format), false) = (self.options.format.clone(), self.partial.is_empty()) {
+            let mut out = Vec::new();
+            format.line(&std::mem::take(&mut self.partial), &mut out);
+            self.write_raw(&out);
+        }
+    }
+
+    fn write_raw(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let mut failed = None;
+        for f in self.files.iter_mut().flatten() {
+            if let Err(e) = f.write_all(bytes) {
+                failed = Some(e);
+            }
+        }
+        match failed {
+            Some(e) if !self.failing => {
+                eprintln!("[pm2-daemon] log write failed ({}): {e}", self.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+                self.failing = true;
+            }
+            Some(_) => {}
+            None => self.failing = false,
+        }
+    }
+
+    fn rotate_if_needed(&mut self, epoch: &AtomicU64) {
+        let Some(rotation) = &self.options.rotation else { return };
+        let mut rotated = false;
+        for (path, file) in self.paths.iter().zip(self.files.iter_mut()) {
+            let Some(f) = file else { continue };
+            if f.metadata().map(|m| m.len() >= rotation.max_size).unwrap_or(false) {
+                match rotate::rotate(path, rotation) {
+                    Ok(_) => {
+                        *file = open_append(path);
+                        rotated = true;
+                    }
+                    Err(e) => eprintln!("[pm2-daemon] cannot rotate {}: {e}", path.display()),
+                }
+            }
+        }
+        if rotated {
+            // Other writers of the same files (instances, the combined log) reopen too.
+            self.epoch = epoch.fetch_add(1, Ordering::Relaxed) + 1;
         }
     }
 }
@@ -70,7 +151,7 @@ where
             Ok(n) => n,
         };
         let chunk = &buf[..n];
-        sink.write(chunk, epoch.load(Ordering::Relaxed));
+        sink.write(chunk, &epoch);
         if keep_tail {
             tail.push(chunk);
         }
@@ -94,6 +175,7 @@ where
     if !partial.is_empty() && listening() {
         on_line(&partial);
     }
+    sink.finish();
     tail
 }
 

@@ -11,11 +11,13 @@ pub mod cron;
 pub mod dump;
 pub mod handlers;
 pub mod ipc;
+pub mod log_format;
 pub mod logs;
 pub mod monitor;
 pub mod process_table;
 pub mod recovery;
 pub mod restart;
+pub mod rotate;
 pub mod server;
 pub mod spawn;
 pub mod supervisor;
@@ -43,6 +45,11 @@ pub struct Settings {
     pub monitor_interval: Duration,
     /// Uptime after which the exponential back-off starts again from its initial delay.
     pub backoff_reset: Duration,
+    /// Log rotation for apps that do not set their own (`PM2_LOG_MAX_SIZE`, `PM2_LOG_RETAIN`,
+    /// `PM2_LOG_COMPRESS`); off unless a size is given.
+    pub log_rotation: Option<rotate::Rotation>,
+    /// `PM2_LOG_DATE_FORMAT`: a date prefix for apps that set none.
+    pub log_date_format: Option<String>,
     /// Running inside the client's process (`connect(true)`): apps die with it.
     pub in_process: bool,
 }
@@ -54,6 +61,16 @@ impl Settings {
             kill_timeout: ms("PM2_KILL_TIMEOUT", 1600),
             monitor_interval: Duration::from_millis(ms("PM2_WORKER_INTERVAL", 1000).max(100)),
             backoff_reset: Duration::from_millis(ms("EXP_BACKOFF_RESET_TIMER", 30_000)),
+            log_rotation: std::env::var("PM2_LOG_MAX_SIZE")
+                .ok()
+                .and_then(|v| crate::config::parse_bytes(&serde_json::json!(v)))
+                .filter(|n| *n > 0)
+                .map(|max_size| rotate::Rotation {
+                    max_size,
+                    retain: ms("PM2_LOG_RETAIN", 30) as usize,
+                    compress: std::env::var("PM2_LOG_COMPRESS").is_ok_and(|v| v == "true"),
+                }),
+            log_date_format: std::env::var("PM2_LOG_DATE_FORMAT").ok().filter(|f| !f.is_empty()),
             in_process,
         }
     }

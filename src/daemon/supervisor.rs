@@ -14,7 +14,9 @@ use nix::unistd::Pid;
 use tokio::sync::oneshot;
 
 use super::bus::process_event;
-use super::logs::{self, LogSink};
+use super::log_format::LineFormat;
+use super::logs::{self, LogOptions, LogSink};
+use super::rotate::Rotation;
 use super::process_table::{Proc, Status};
 use super::restart::{self, Decision};
 use super::{crash_report, ipc, monitor, now_ms, spawn, tree, Daemon};
@@ -120,12 +122,12 @@ impl Daemon {
         drop(table);
 
         let epoch = self.log_epoch.load(Ordering::Relaxed);
-        let sink = |main: &Option<std::path::PathBuf>| {
+        let sink = |main: &Option<std::path::PathBuf>, kind: &'static str| {
             let paths = [spec.instance_log(main, pm_id), spec.instance_log(&spec.log_file, pm_id)];
-            LogSink::open(paths.into_iter().flatten().collect(), epoch)
+            LogSink::open(paths.into_iter().flatten().collect(), epoch, self.log_options(&spec, pm_id, kind))
         };
-        self.pump_logs(spawned.stdout, sink(&spec.out_file), "log:out", origin.clone(), false);
-        self.pump_logs(spawned.stderr, sink(&spec.error_file), "log:err", origin, spec.is_node());
+        self.pump_logs(spawned.stdout, sink(&spec.out_file, "out"), "log:out", origin.clone(), false);
+        self.pump_logs(spawned.stderr, sink(&spec.error_file, "err"), "log:err", origin, spec.is_node());
 
         // A first memory reading once the program has loaded, before the monitor's next round.
         let daemon = self.clone();
@@ -148,6 +150,35 @@ impl Daemon {
         });
         self.table_changed();
         Ok(())
+    }
+
+    /// The app's own log format and rotation, else the daemon's defaults.
+    fn log_options(&self, spec: &AppSpec, pm_id: u32, kind: &'static str) -> LogOptions {
+        let date_format = spec.log_date_format.clone().or_else(|| self.settings.log_date_format.clone());
+        let format = if spec.log_json {
+            Some(LineFormat::Json { date_format, kind, pm_id, app_name: spec.name.clone() })
+        } else {
+            date_format.map(|date_format| LineFormat::Prefix { date_format })
+        };
+        let defaults = self.settings.log_rotation.clone();
+        let rotation = match (spec.log_max_size, defaults) {
+            (Some(max_size), d) => Some(Rotation {
+                max_size,
+                retain: spec.log_retain.map(|r| r as usize).or(d.as_ref().map(|d| d.retain)).unwrap_or(30),
+                compress: spec.log_compress.or(d.map(|d| d.compress)).unwrap_or(false),
+            }),
+            (None, Some(mut d)) => {
+                if let Some(r) = spec.log_retain {
+                    d.retain = r as usize;
+                }
+                if let Some(c) = spec.log_compress {
+                    d.compress = c;
+                }
+                Some(d)
+            }
+            (None, None) => None,
+        };
+        LogOptions { format, rotation }
     }
 
     /// Copies a pipe to its files and, while someone listens, to the bus. For Node apps'
