@@ -454,11 +454,49 @@ class API {
     })
   }
 
+  // startup([platform], [opts], cb): installs the boot service that resurrects the dump.
+  // opts: user, hp (home), serviceName, and root (install below another `/`).
+  startup(platform, opts, cb) {
+    return this._startupCall('startup', platform, opts, cb)
+  }
+
+  uninstallStartup(platform, opts, cb) {
+    return this._startupCall('uninstallStartup', platform, opts, cb)
+  }
+
+  _startupCall(which, platform, opts, cb) {
+    if (typeof platform === 'function') {
+      cb = platform
+      platform = undefined
+    } else if (typeof opts === 'function') {
+      cb = opts
+      opts = undefined
+    }
+    if (platform && typeof platform === 'object') {
+      opts = platform
+      platform = undefined
+    }
+    opts = opts && typeof opts === 'object' ? opts : {}
+    return settle(cb, () => {
+      const options = {
+        platform: typeof platform === 'string' ? platform : opts.platform,
+        user: opts.user || opts.u,
+        hp: opts.hp,
+        pm2_home: opts.pm2_home || this.pm2_home,
+        service_name: opts.serviceName || opts.service_name,
+        root: opts.root,
+        daemon_path: daemonPath,
+        path_env: `${path.dirname(process.execPath)}:${process.env.PATH || ''}`,
+      }
+      return which === 'startup' ? binding.startup(options) : binding.uninstallStartup(options)
+    })
+  }
+
   launchBus(cb) {
     return settle(cb, async () => {
       await this._connect()
       const bus = new Bus()
-      const native = new binding.BusConnection(this.pm2_home, (batch) => bus._dispatch(batch))
+      const native = new binding.BusConnection(this.pm2_home, (json) => bus._dispatch(JSON.parse(json)))
       bus._native = native
       try {
         await native.open()
@@ -532,8 +570,6 @@ class API {
 // Parts of pm2's API that later work brings; each says so through its callback.
 const LATER = {
   scale: 'scale (cluster mode)',
-  startup: 'startup',
-  uninstallStartup: 'uninstallStartup',
 }
 for (const [method, what] of Object.entries(LATER)) {
   API.prototype[method] = function (...args) {

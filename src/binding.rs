@@ -67,10 +67,10 @@ impl Client {
     }
 }
 
-type EventCallback = ThreadsafeFunction<Value, (), Value, Status, false>;
+type EventCallback = ThreadsafeFunction<String, (), String, Status, false>;
 
 /// One `launchBus()` subscription: its own connection, events delivered to `callback` in
-/// batches (an array of `{event, data}`). While open it keeps Node's event loop alive, as
+/// batches (the JSON text of an array of `{event, data}`). While open it keeps Node's event loop alive, as
 /// pm2's bus socket does; `close()` lets go.
 #[napi]
 pub struct BusConnection {
@@ -89,16 +89,14 @@ impl BusConnection {
     #[napi]
     pub async fn open(&self) -> Result<()> {
         let callback = self.callback.clone();
-        let sink: client::EventSink = Arc::new(move |events| {
-            if events.is_empty() {
-                // The daemon went away: stop holding the event loop open.
-                callback.lock().unwrap().take();
-                return;
+        let sink: client::EventSink = Arc::new(move |batch| match batch {
+            Some(json) => {
+                if let Some(cb) = callback.lock().unwrap().as_ref() {
+                    cb.call(json, ThreadsafeFunctionCallMode::NonBlocking);
+                }
             }
-            if let Some(cb) = callback.lock().unwrap().as_ref() {
-                let batch = Value::Array(events.into_iter().map(|e| json!({"event": e.event, "data": e.data})).collect());
-                cb.call(batch, ThreadsafeFunctionCallMode::NonBlocking);
-            }
+            // The daemon went away: stop holding the event loop open.
+            None => drop(callback.lock().unwrap().take()),
         });
         let conn = client::subscribe(&self.home, sink).await.map_err(err)?;
         *self.conn.lock().await = Some(Arc::new(conn));
@@ -129,4 +127,16 @@ pub fn parse_yaml(text: String) -> Result<Value> {
 #[napi]
 pub fn apps_of_config(doc: Value) -> Result<Vec<Value>> {
     crate::config::apps_of_config(doc).map_err(err)
+}
+
+#[napi]
+pub fn startup(options: Value) -> Result<Value> {
+    let o: crate::startup::StartupOptions = serde_json::from_value(options).map_err(|e| err(format!("Invalid startup options: {e}")))?;
+    crate::startup::install(&o).map_err(err)
+}
+
+#[napi]
+pub fn uninstall_startup(options: Value) -> Result<Value> {
+    let o: crate::startup::StartupOptions = serde_json::from_value(options).map_err(|e| err(format!("Invalid startup options: {e}")))?;
+    crate::startup::uninstall(&o).map_err(err)
 }

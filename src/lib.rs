@@ -9,6 +9,7 @@ pub mod config;
 pub mod daemon;
 pub mod home;
 pub mod protocol;
+pub mod startup;
 
 #[cfg(feature = "node")]
 mod binding;

@@ -108,6 +108,14 @@ pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(w: &mut W, msg: &T
 
 /// Reads one frame. `Ok(None)` is a clean end of stream between frames.
 pub async fn read_frame<R: AsyncRead + Unpin, T: for<'de> Deserialize<'de>>(r: &mut R) -> Result<Option<T>, FrameError> {
+    match read_raw_frame(r).await? {
+        Some(body) => serde_json::from_slice(&body).map(Some).map_err(FrameError::Json),
+        None => Ok(None),
+    }
+}
+
+/// Reads one frame's JSON text without parsing it.
+pub async fn read_raw_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<Vec<u8>>, FrameError> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len).await {
         Ok(_) => {}
@@ -120,7 +128,12 @@ pub async fn read_frame<R: AsyncRead + Unpin, T: for<'de> Deserialize<'de>>(r: &
     }
     let mut body = vec![0u8; len];
     r.read_exact(&mut body).await?;
-    serde_json::from_slice(&body).map(Some).map_err(FrameError::Json)
+    Ok(Some(body))
+}
+
+/// Event frames are `{"event":...}` (the field order of [`Event`]); responses start with `{"id":`.
+pub fn is_event_frame(body: &[u8]) -> bool {
+    body.starts_with(b"{\"event\":")
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! The pm2 daemon executable. Started detached by the first client: `pm2-daemon --home DIR`.
+//! The pm2 daemon executable. Started detached by the first client:
+//! `pm2-daemon --home DIR --detach`; the boot service adds `--resurrect`.
 //! It reports `ready` (or the reason it cannot start) on stdout, then sends its own output
 //! to `pm2.log` (the stderr it was given).
 
@@ -11,10 +12,12 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut home = None;
     let mut detach = false;
+    let mut resurrect = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--home" => home = args.next(),
             "--detach" => detach = true,
+            "--resurrect" => resurrect = true,
             "--version" => {
                 println!("{}", pm2_rs::protocol::PACKAGE_VERSION);
                 return;
@@ -40,7 +43,8 @@ fn main() {
     }
     let home = Home::new(home.map(Into::into).unwrap_or_else(Home::default_root));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
-    runtime.block_on(daemon::run(home, Settings::from_env(false), |outcome| {
+    let settings = Settings { resurrect, ..Settings::from_env(false) };
+    runtime.block_on(daemon::run(home, settings, |outcome| {
         let mut out = std::io::stdout();
         let _ = match &outcome {
             Ok(()) => writeln!(out, "ready"),

@@ -1,7 +1,9 @@
-//! `process:exception` without loading anything into apps: when a Node app dies of an
-//! uncaught exception or an unhandled rejection, Node prints the error and a closing
-//! `Node.js vX.Y.Z` line to stderr. The daemon reads that report from the end of the app's
-//! stderr and turns it into pm2's packet data (`{name, message, stack}`).
+//! `process:exception` without loading anything into apps, from what Node itself prints on
+//! stderr: when an app dies of an uncaught exception, the error and a closing
+//! `Node.js vX.Y.Z` line; for an unhandled rejection (apps run with
+//! `--unhandled-rejections=warn`, so that, as under pm2, it does not kill them), an
+//! `UnhandledPromiseRejectionWarning` with its stack. Both become pm2's packet data
+//! (`{name, message, stack}`).
 
 use serde_json::{json, Value};
 
@@ -56,6 +58,50 @@ pub fn parse(stderr: &[u8]) -> Option<Value> {
     Some(json!({"name": name, "message": message, "stack": stack}))
 }
 
+/// `Error: boom` → (`Error`, `boom`); a bare reason is an `Error` with that message.
+fn name_and_message(first: &str) -> (String, String) {
+    match first.split_once(": ") {
+        Some((n, m)) if error_line(first) && !n.starts_with('[') => (n.to_string(), m.to_string()),
+        _ => ("Error".to_string(), first.to_string()),
+    }
+}
+
+/// Finds `UnhandledPromiseRejectionWarning`s in stderr, line by line.
+#[derive(Default)]
+pub struct RejectionScanner {
+    pending: Option<(String, Vec<String>)>,
+}
+
+const WARNING: &str = ") UnhandledPromiseRejectionWarning: ";
+
+impl RejectionScanner {
+    /// Feeds one line; returns a finished report when this line ends one.
+    pub fn line(&mut self, line: &str) -> Option<Value> {
+        let line = line.trim_end_matches(['\n', '\r']);
+        if let Some(rest) = line.strip_prefix("(node:").and_then(|l| l.split_once(WARNING)).map(|(_, r)| r) {
+            let done = self.finish();
+            // The second warning of each pair is Node's generic advice, not the reason.
+            if !rest.starts_with("Unhandled promise rejection.") {
+                self.pending = Some((rest.to_string(), vec![rest.to_string()]));
+            }
+            return done;
+        }
+        if line.trim_start().starts_with("at ") {
+            if let Some((_, stack)) = &mut self.pending {
+                stack.push(line.to_string());
+                return None;
+            }
+        }
+        self.finish()
+    }
+
+    pub fn finish(&mut self) -> Option<Value> {
+        let (first, stack) = self.pending.take()?;
+        let (name, message) = name_and_message(&first);
+        Some(json!({"name": name, "message": message, "stack": stack.join("\n")}))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +122,25 @@ mod tests {
         let r = "node:internal/process/promises:391\n    triggerUncaughtException(err, true);\n    ^\n\n[UnhandledPromiseRejection: The promise rejected with the reason \"x\".] {\n  code: 'ERR_UNHANDLED_REJECTION'\n}\n\nNode.js v20.20.2\n";
         let e = parse(r.as_bytes()).unwrap();
         assert!(e["message"].as_str().unwrap().contains("UnhandledPromiseRejection"));
+    }
+
+    #[test]
+    fn scans_rejection_warnings() {
+        let mut s = RejectionScanner::default();
+        let lines = [
+            "(node:42) UnhandledPromiseRejectionWarning: Error: rej1",
+            "    at [eval]:1:16",
+            "    at runScript (node:internal/process/execution:101:62)",
+            "(Use `node --trace-warnings ...` to show where the warning was created)",
+            "(node:42) UnhandledPromiseRejectionWarning: Unhandled promise rejection. This error originated ... (rejection id: 1)",
+            "(node:42) UnhandledPromiseRejectionWarning: plain",
+            "(node:42) UnhandledPromiseRejectionWarning: Unhandled promise rejection. (rejection id: 2)",
+        ];
+        let found: Vec<Value> = lines.iter().filter_map(|l| s.line(l)).collect();
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0]["message"], "rej1");
+        assert!(found[0]["stack"].as_str().unwrap().contains("at [eval]:1:16"));
+        assert_eq!(found[1]["message"], "plain");
     }
 
     #[test]

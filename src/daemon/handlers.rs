@@ -403,13 +403,18 @@ fn save_dump(d: &Daemon, params: &Value) -> Result<Value, String> {
     Ok(json!({"success": true}))
 }
 
-/// Starts the dumped apps whose name is not running; instances of one name start together.
 async fn resurrect(d: &Arc<Daemon>, params: &Value) -> Result<Value, String> {
-    let entries = super::dump::load(&d.home)?;
     let node_path = context(params).map(|c| c.node_path).unwrap_or_default();
+    let started = resurrect_dump(d, &node_path)?;
+    Ok(descriptions(d, &started))
+}
+
+/// Starts the dumped apps whose name is not running; instances of one name start together.
+pub fn resurrect_dump(d: &Arc<Daemon>, node_path: &str) -> Result<Vec<u32>, String> {
+    let entries = super::dump::load(&d.home)?;
     let mut groups: Vec<(String, Value, StartContext, bool, u32)> = Vec::new();
     for entry in &entries {
-        let Some((raw, ctx, autostart)) = super::dump::start_options(entry, &node_path) else { continue };
+        let Some((raw, ctx, autostart)) = super::dump::start_options(entry, node_path) else { continue };
         let name = raw.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
         match groups.iter_mut().find(|g| g.0 == name) {
             Some(g) => g.4 += 1,
@@ -428,5 +433,18 @@ async fn resurrect(d: &Arc<Daemon>, params: &Value) -> Result<Value, String> {
             Err(e) => eprintln!("[pm2-daemon] cannot resurrect {name}: {e}"),
         }
     }
-    Ok(descriptions(d, &started))
+    Ok(started)
+}
+
+/// Saves the process list unless it is empty (a signal stop must not erase a good dump).
+pub fn dump_if_any(d: &Daemon) {
+    let entries: Vec<Value> = {
+        let table = d.table.lock().unwrap();
+        table.iter().map(|p| super::dump::entry_of(&p.describe(&d.home))).collect()
+    };
+    if !entries.is_empty() {
+        if let Err(e) = super::dump::save(&d.home, &entries) {
+            eprintln!("[pm2-daemon] {e}");
+        }
+    }
 }

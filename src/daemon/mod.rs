@@ -52,6 +52,8 @@ pub struct Settings {
     pub log_date_format: Option<String>,
     /// Running inside the client's process (`connect(true)`): apps die with it.
     pub in_process: bool,
+    /// Start the saved process list (`dump.pm2`) at start (the boot service).
+    pub resurrect: bool,
 }
 
 impl Settings {
@@ -72,6 +74,7 @@ impl Settings {
                 }),
             log_date_format: std::env::var("PM2_LOG_DATE_FORMAT").ok().filter(|f| !f.is_empty()),
             in_process,
+            resurrect: false,
         }
     }
 }
@@ -154,6 +157,12 @@ pub async fn run(home: Home, settings: Settings, ready: impl FnOnce(Result<(), S
     let persister = (!settings.in_process).then(|| tokio::spawn(recovery::persist(daemon.clone())));
     if !settings.in_process {
         recovery::restore(&daemon).await;
+    }
+    if settings.resurrect {
+        let node = crate::config::which("node", None).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|| "node".into());
+        if let Err(e) = handlers::resurrect_dump(&daemon, &node) {
+            eprintln!("[pm2-daemon] {e}");
+        }
     }
     // A standalone daemon adopts what its apps leave behind, so nothing escapes it.
     let signals = (!settings.in_process).then(|| {

@@ -30,12 +30,21 @@ fn env_value(v: &Value) -> String {
     }
 }
 
+fn rejections_configured(spec: &AppSpec, env: &Map<String, Value>) -> bool {
+    spec.node_args.iter().any(|a| a.starts_with("--unhandled-rejections"))
+        || env.get("NODE_OPTIONS").and_then(Value::as_str).is_some_and(|o| o.contains("--unhandled-rejections"))
+}
+
 /// Spawns the app with exactly `env` (plus the channel variables for Node apps).
 pub fn spawn(spec: &AppSpec, env: &Map<String, Value>, die_with_parent: bool) -> std::io::Result<Spawned> {
     let mut cmd = if spec.interpreter == "none" {
         Command::new(&spec.exec_path)
     } else {
         let mut c = Command::new(&spec.interpreter_path);
+        if spec.is_node() && !rejections_configured(spec, env) {
+            // As under pm2, an unhandled rejection is reported, not fatal.
+            c.arg("--unhandled-rejections=warn");
+        }
         c.args(&spec.node_args);
         c.arg(&spec.exec_path);
         c

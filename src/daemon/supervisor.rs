@@ -43,8 +43,8 @@ impl Daemon {
         self.table_changed();
         if spec.autostart {
             for &id in &ids {
-                self.notify_id(id, "start", true);
                 self.launch(id)?;
+                self.notify_id(id, "start", true);
             }
         }
         Ok(ids)
@@ -193,8 +193,13 @@ impl Daemon {
             let listening = daemon.clone();
             let lines = daemon.clone();
             let line_origin = origin.clone();
+            let mut rejections = report_crash.then(crash_report::RejectionScanner::default);
             let tail = logs::pump(pipe, sink, epoch, report_crash, move || listening.bus.active(), move |line| {
-                lines.bus.emit(event, json!({"process": line_origin, "at": now_ms(), "data": String::from_utf8_lossy(line)}))
+                let text = String::from_utf8_lossy(line);
+                if let Some(error) = rejections.as_mut().and_then(|r| r.line(&text)) {
+                    lines.bus.emit("process:exception", json!({"at": now_ms(), "data": error, "process": line_origin}));
+                }
+                lines.bus.emit(event, json!({"process": line_origin, "at": now_ms(), "data": text}))
             })
             .await;
             if let Some(error) = report_crash.then(|| crash_report::parse(tail.bytes())).flatten() {
@@ -279,7 +284,6 @@ impl Daemon {
         self.table_changed();
         let _ = std::fs::remove_file(p.spec.instance_pid_file(&self.home, pm_id));
         p.wake_exit_waiters();
-        self.notify(p, "exit", false);
         match p.status {
             Status::Stopping => p.status = Status::Stopped,
             Status::Stopped | Status::Errored => {}
@@ -302,6 +306,7 @@ impl Daemon {
                 }
             },
         }
+        self.notify(p, "exit", false);
     }
 
     fn restart_after_crash(self: &Arc<Self>, pm_id: u32, generation: u64) {
@@ -319,9 +324,16 @@ impl Daemon {
         }
     }
 
-    /// Stops entry `pm_id`: SIGINT (or the `shutdown` message) to its process group, SIGKILL
-    /// after `kill_timeout`, then whatever is left of the group. Resolves once it is dead.
+    /// Stops entry `pm_id` on a user's request (a `stop` event follows).
     pub async fn stop(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
+        self.stop_process(pm_id).await?;
+        self.notify_id(pm_id, "stop", true);
+        Ok(())
+    }
+
+    /// SIGINT (or the `shutdown` message) to the app's process group, SIGKILL after
+    /// `kill_timeout`, then whatever is left of its tree. Resolves once it is dead.
+    async fn stop_process(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
         self.watchers.stop(pm_id);
         let (pid, exited, spec, channel) = {
             let mut table = self.table.lock().unwrap();
@@ -333,7 +345,6 @@ impl Daemon {
                 return Ok(());
             };
             p.status = Status::Stopping;
-            self.notify(p, "stop", true);
             let (tx, rx) = oneshot::channel();
             p.exit_waiters.push(tx);
             (pid, rx, p.spec.clone(), p.ipc.clone())
@@ -380,7 +391,7 @@ impl Daemon {
             let p = table.get(pm_id).ok_or("process or namespace not found")?;
             p.pid.is_some() || p.status.is_running()
         };
-        self.stop(pm_id).await?;
+        self.stop_process(pm_id).await?;
         {
             let mut table = self.table.lock().unwrap();
             let p = table.get_mut(pm_id).ok_or("process or namespace not found")?;
@@ -391,15 +402,16 @@ impl Daemon {
             p.prev_restart_delay = 0;
             p.created_at = now_ms();
             p.status = Status::Launching;
-            self.notify(p, "restart", true);
         }
-        self.launch(pm_id)
+        self.launch(pm_id)?;
+        self.notify_id(pm_id, "restart", true);
+        Ok(())
     }
 
     /// Stop, then forget the entry.
     pub async fn delete(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
         self.cron.remove(pm_id);
-        self.stop(pm_id).await?;
+        self.stop_process(pm_id).await?;
         self.notify_id(pm_id, "delete", true);
         let mut table = self.table.lock().unwrap();
         if let Some(p) = table.remove(pm_id) {
@@ -504,7 +516,8 @@ pub async fn handle_signals(daemon: Arc<Daemon>) {
             _ = hup.recv() => {}
         }
     }
-    eprintln!("[pm2-daemon] signal received: stopping every app");
+    eprintln!("[pm2-daemon] signal received: saving the process list and stopping every app");
+    super::handlers::dump_if_any(&daemon);
     daemon.delete_all().await;
     kill_leftovers();
     daemon.begin_shutdown();
