@@ -329,7 +329,7 @@ fn send_data(d: &Daemon, params: &Value) -> Result<Value, String> {
         return Err(format!("Process {pm_id} is not online (status: {})", p.status.as_str()));
     }
     let tx = p.ipc.as_ref().ok_or_else(|| format!("Process {pm_id} has no IPC channel (only Node apps have one)"))?;
-    tx.send(super::ipc::encode(&packet)).map_err(|_| format!("Process {pm_id} closed its IPC channel"))?;
+    tx.send(&packet).map_err(|_| format!("Process {pm_id} closed its IPC channel"))?;
     Ok(json!({"success": true, "data": packet}))
 }
 
@@ -376,7 +376,7 @@ fn msg_process(d: &Daemon, params: &Value) -> Result<Value, String> {
             Some(o) => json!({"msg": action, "opts": o}),
         };
         if let Some(tx) = &p.ipc {
-            if tx.send(super::ipc::encode(&message)).is_ok() {
+            if tx.send(&message).is_ok() {
                 sent += 1;
             }
         }

@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::config::AppSpec;
 use crate::home::Home;
@@ -64,7 +64,7 @@ pub struct Proc {
     pub generation: u64,
     pub exit_waiters: Vec<oneshot::Sender<()>>,
     /// Lines to write to the app's IPC channel (Node apps only).
-    pub ipc: Option<mpsc::UnboundedSender<String>>,
+    pub ipc: Option<super::ipc::IpcSender>,
     pub monit: Monit,
     pub node_version: Option<String>,
     /// The app's stdin (for `sendLineToStdin`).

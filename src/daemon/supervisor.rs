@@ -99,7 +99,7 @@ impl Daemon {
         }
         if let Some(stream) = spawned.ipc {
             let daemon = self.clone();
-            match ipc::attach(stream, move |msg| daemon.on_app_message(pm_id, generation, msg)) {
+            match ipc::attach(stream, move |msg| daemon.on_app_message(pm_id, generation, msg), || {}) {
                 Ok(tx) => p.ipc = Some(tx),
                 Err(e) => eprintln!("[pm2-daemon] IPC channel of {} unusable: {e}", spec.name),
             }
@@ -357,7 +357,7 @@ impl Daemon {
         let by_message = spec.shutdown_with_message || std::env::var_os("PM2_KILL_USE_MESSAGE").is_some();
         match (&channel, by_message) {
             (Some(tx), true) => {
-                let _ = tx.send(ipc::encode(&json!("shutdown")));
+                let _ = tx.send(&json!("shutdown"));
             }
             _ => {
                 let _ = kill(target, Signal::SIGINT);
