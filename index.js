@@ -10,6 +10,14 @@ const { pathToFileURL } = require('url')
 
 process.env.PM2_PROGRAMMATIC = 'true'
 
+// process.dlopen rather than require: test runners wrap require with their own module
+// system, which would count the addon's own handles as the test's (see nativeAddon).
+function dlopen(file) {
+  const mod = { exports: {} }
+  process.dlopen(mod, file)
+  return mod.exports
+}
+
 // The addon and the daemon executable live in the per-platform package, either inside this
 // package (a build from source) or installed as its optional dependency.
 function loadNative() {
@@ -20,12 +28,26 @@ function loadNative() {
   } catch (_) {}
   for (const dir of candidates) {
     const addon = path.join(dir, `pm2.${triple}.node`)
-    if (fs.existsSync(addon)) return { binding: require(addon), daemonPath: path.join(dir, 'pm2-daemon') }
+    if (fs.existsSync(addon)) return { binding: dlopen(addon), daemonPath: path.join(dir, 'pm2-daemon') }
   }
   throw new Error(`pm2: no native build for ${triple} (looked in ${candidates.join(', ')}); run \`npm run build\``)
 }
 
-const { binding, daemonPath } = loadNative()
+// The addon is loaded on first use, and every use runs in a promise callback, never on the
+// stack of the `require('pm2')` call. Loading it registers napi-rs's per-environment
+// (unref'd) GC handle, which `jest --detectOpenHandles` would otherwise report as a leak of
+// the test that required the module.
+let native = null
+function nativeAddon() {
+  if (!native) native = loadNative()
+  return native
+}
+
+function defaultHome() {
+  if (process.env.PM2_HOME) return process.env.PM2_HOME
+  const home = process.env.HOME || process.env.HOMEPATH
+  return home ? path.join(home, '.pm2') : '/etc/.pm2'
+}
 
 const CONFIG_FILE = /(\.json|\.ya?ml|\.config\.(c|m)?js)$/
 
@@ -111,9 +133,6 @@ class Bus {
   }
 }
 
-function notImplemented(what) {
-  return Promise.reject(new Error(`not implemented: ${what} is not available in this version of pm2 (Rust)`))
-}
 
 // A process selector: 'all', an id, a name, a namespace, or a config file (its apps' names).
 function selector(api, proc) {
@@ -142,7 +161,7 @@ class API {
       ? path.resolve(opts.pm2_home)
       : opts.independent
         ? path.join(os.tmpdir(), crypto.randomBytes(8).toString('hex'))
-        : binding.defaultHome()
+        : defaultHome()
     this.daemon_mode = opts.daemon_mode === undefined ? !opts.independent : Boolean(opts.daemon_mode)
     this.Client = { daemon_mode: this.daemon_mode, pm2_home: this.pm2_home }
     // Own, bound methods: `import * as pm2 from 'pm2'` copies only own properties, and
@@ -152,7 +171,7 @@ class API {
         Object.defineProperty(this, name, { value: API.prototype[name].bind(this), writable: true, configurable: true, enumerable: true })
       }
     }
-    this._native = new binding.Client(this.pm2_home)
+    this._nativeClient = null
     this._connecting = null
     this._buses = new Set()
     try {
@@ -175,9 +194,14 @@ class API {
     return settle(cb, () => this._connect())
   }
 
+  get _native() {
+    if (!this._nativeClient) this._nativeClient = new (nativeAddon().binding.Client)(this.pm2_home)
+    return this._nativeClient
+  }
+
   _connect() {
     if (!this._connecting || !this._native.isConnected()) {
-      const attempt = this._native.connect(this.daemon_mode ? daemonPath : '').then((info) => ({
+      const attempt = this._native.connect(this.daemon_mode ? nativeAddon().daemonPath : '').then((info) => ({
         daemon_mode: this.daemon_mode,
         new_pm2_instance: info.new_pm2_instance,
         pm2_home: this.pm2_home,
@@ -223,7 +247,7 @@ class API {
       }
     } else if (/\.ya?ml$/.test(abs)) {
       try {
-        doc = binding.parseYaml(text)
+        doc = nativeAddon().binding.parseYaml(text)
       } catch (e) {
         throw new Error(`Malformed YAML in config file ${abs}: ${e.message}`)
       }
@@ -239,7 +263,7 @@ class API {
     }
     let apps
     try {
-      apps = binding.appsOfConfig(JSON.parse(JSON.stringify(doc)))
+      apps = nativeAddon().binding.appsOfConfig(JSON.parse(JSON.stringify(doc)))
     } catch (e) {
       throw new Error(`${e.message} (${abs})`)
     }
@@ -337,6 +361,11 @@ class API {
     return this.delete(proc, cb)
   }
 
+  // scale(name, n | '+k' | '-k', cb)
+  scale(name, count, cb) {
+    return settle(cb, () => this._call('scale', { target: name, count }))
+  }
+
   reset(proc, cb) {
     return this._action('reset', proc, {}, cb)
   }
@@ -403,7 +432,8 @@ class API {
   // Stops every app and the daemon. With no daemon running there is nothing to kill.
   killDaemon(cb) {
     return settle(cb, async () => {
-      if (!this._native.isConnected() && !fs.existsSync(path.join(this.pm2_home, 'rpc.sock'))) {
+      const connected = this._nativeClient !== null && this._nativeClient.isConnected()
+      if (!connected && !fs.existsSync(path.join(this.pm2_home, 'rpc.sock'))) {
         return { success: true }
       }
       const res = await this._call('kill')
@@ -422,7 +452,7 @@ class API {
       const buses = [...this._buses]
       this._buses.clear()
       await Promise.all(buses.map((bus) => bus.close()))
-      await this._native.disconnect()
+      if (this._nativeClient) await this._nativeClient.disconnect()
     })
   }
 
@@ -485,9 +515,10 @@ class API {
         pm2_home: opts.pm2_home || this.pm2_home,
         service_name: opts.serviceName || opts.service_name,
         root: opts.root,
-        daemon_path: daemonPath,
+        daemon_path: nativeAddon().daemonPath,
         path_env: `${path.dirname(process.execPath)}:${process.env.PATH || ''}`,
       }
+      const { binding } = nativeAddon()
       return which === 'startup' ? binding.startup(options) : binding.uninstallStartup(options)
     })
   }
@@ -496,7 +527,7 @@ class API {
     return settle(cb, async () => {
       await this._connect()
       const bus = new Bus()
-      const native = new binding.BusConnection(this.pm2_home, (json) => bus._dispatch(JSON.parse(json)))
+      const native = new (nativeAddon().binding.BusConnection)(this.pm2_home, (json) => bus._dispatch(JSON.parse(json)))
       bus._native = native
       try {
         await native.open()
@@ -564,17 +595,6 @@ class API {
       if (/\.pm2/.test(this.pm2_home)) throw new Error(`Refusing to delete ${this.pm2_home}`)
       fs.rmSync(this.pm2_home, { recursive: true, force: true })
     })
-  }
-}
-
-// Parts of pm2's API that later work brings; each says so through its callback.
-const LATER = {
-  scale: 'scale (cluster mode)',
-}
-for (const [method, what] of Object.entries(LATER)) {
-  API.prototype[method] = function (...args) {
-    const cb = args.reverse().find((a) => typeof a === 'function')
-    return settle(cb, () => notImplemented(what))
   }
 }
 

@@ -47,12 +47,22 @@ function sleep(ms) {
 }
 
 // Promise around the errback form: call(pm2, 'list') / call(pm2, 'start', opts).
+// A callback that never comes fails the call after CALL_TIMEOUT (generous; this is a
+// hang detector, not a timing assertion).
+const CALL_TIMEOUT = 30000;
 function call(pm2, method, ...args) {
   return new Promise((resolve, reject) => {
     let settled = false;
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      reject(new Error(`${method} did not call back within ${CALL_TIMEOUT} ms`));
+    }, CALL_TIMEOUT);
+    if (timer.unref) timer.unref();
     pm2[method](...args, (err, res) => {
       if (settled) return;
       settled = true;
+      clearTimeout(timer);
       if (err) reject(err instanceof Error ? err : Object.assign(new Error(errText(err)), { raw: err }));
       else resolve(res);
     });
@@ -255,8 +265,6 @@ async function disposeClient(client, { kill = false } = {}) {
 // ---------------------------------------------------------------------------
 // sandbox
 
-const live = new Set();
-
 async function sandbox(t) {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'pm2-test-'));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm2-test-app-'));
@@ -287,9 +295,11 @@ async function sandbox(t) {
           for (const p of list || []) if (p && p.pid) pids.add(p.pid);
         } catch { /* daemon may be gone or wedged */ }
       }
-      // Skip killDaemon when this sandbox never brought a daemon up (it would only
-      // lazily spawn one to kill it again).
-      const touched = daemonPid || fs.existsSync(path.join(home, 'rpc.sock'));
+      // Skip killDaemon when no daemon is up for this home (never started, already
+      // killed, or SIGKILLed by the test): it would only lazily spawn one to kill it.
+      const touched = daemonPid
+        ? isAlive(daemonPid)
+        : fs.existsSync(path.join(home, 'rpc.sock'));
       if (touched) {
         try {
           await withTimeout(call(pm2, 'killDaemon'), 15000, 'cleanup killDaemon');
@@ -309,7 +319,6 @@ async function sandbox(t) {
       for (const pid of readAppPidFiles(home)) pids.add(pid);
       for (const pid of pids) killPid(pid, 'SIGKILL');
       for (const pid of pidsUsingHome(home)) killPid(pid, 'SIGKILL');
-      live.delete(box);
       for (const d of [home, dir]) {
         try { fs.rmSync(d, { recursive: true, force: true, maxRetries: 3 }); } catch { /* ignore */ }
       }
@@ -327,7 +336,6 @@ async function sandbox(t) {
     track(pid) { if (pid) extraPids.add(pid); },
     logPath: (file) => path.join(home, 'logs', file),
   };
-  live.add(box);
   if (t && typeof t.after === 'function') t.after(() => withTimeout(cleanup(), 30000, 'cleanup').catch(() => {}));
   return box;
 }

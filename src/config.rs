@@ -593,12 +593,13 @@ pub fn normalize(raw: &Value, ctx: &StartContext, home: &Home, default_kill_time
         return Err("App name \"all\" is reserved: it selects every app".into());
     }
 
+    // pm2's rule: `instances` on a Node script means cluster mode; other interpreters fork.
     let exec_mode = match get("exec_mode").and_then(Value::as_str) {
+        None if is_node && get("instances").is_some() => "cluster_mode",
         None => "fork_mode",
         Some("fork" | "fork_mode") => "fork_mode",
-        Some("cluster" | "cluster_mode") => {
-            return Err("not implemented: cluster mode (exec_mode \"cluster\") is not available yet; use exec_mode \"fork\"".into())
-        }
+        Some("cluster" | "cluster_mode") if is_node => "cluster_mode",
+        Some("cluster" | "cluster_mode") => "fork_mode",
         Some(other) => return Err(format!("Option \"exec_mode\" must be \"fork\" or \"cluster\", got \"{other}\"")),
     };
     let cpus = std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1);
@@ -610,6 +611,10 @@ pub fn normalize(raw: &Value, ctx: &StartContext, home: &Home, default_kill_time
 
     // Environment: inherited (filtered) + env + env_<name> + port.
     let mut env = ctx.env.clone();
+    // A Node process that sees these believes it is a cluster worker or has a channel.
+    for private in ["NODE_UNIQUE_ID", "NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE"] {
+        env.remove(private);
+    }
     match get("filter_env") {
         Some(Value::Bool(true)) => env.clear(),
         Some(Value::String(prefix)) => env.retain(|k, _| !k.starts_with(prefix.as_str())),
@@ -643,7 +648,7 @@ pub fn normalize(raw: &Value, ctx: &StartContext, home: &Home, default_kill_time
     }
 
     // Logs: defaults under PM2_HOME; `-<pm_id>` added per instance unless merged.
-    let merge_logs = get("merge_logs").and_then(Value::as_bool).unwrap_or(get("instances").is_none());
+    let merge_logs = get("merge_logs").and_then(Value::as_bool).unwrap_or(get("instances").is_none() && exec_mode == "fork_mode");
     let disable_logs = get("disable_logs").and_then(Value::as_bool).unwrap_or(false);
     let safe = file_safe(&name);
     let log_path = |key: &str, default: String| -> Option<PathBuf> {
@@ -745,6 +750,14 @@ impl AppSpec {
     fn with_node_flag(mut self, is_node: bool) -> Self {
         self.options.insert("_is_node".into(), json!(is_node));
         self
+    }
+
+    pub fn is_cluster(&self) -> bool {
+        self.options.get("exec_mode").and_then(Value::as_str) == Some("cluster_mode")
+    }
+
+    pub fn wait_ready(&self) -> bool {
+        self.options.get("wait_ready").and_then(Value::as_bool) == Some(true)
     }
 
     /// Node apps get the IPC channel.
@@ -867,6 +880,17 @@ mod tests {
         let (dir, home) = tmp_with_script();
         let e = normalize(&json!({"script": "nope.js"}), &ctx(&dir), &home, 1600).unwrap_err();
         assert_eq!(e, format!("Script not found: {}", dir.join("nope.js").display()));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn instances_on_a_node_script_mean_cluster() {
+        let (dir, home) = tmp_with_script();
+        let spec = normalize(&json!({"script": "app.js", "instances": 2}), &ctx(&dir), &home, 1600).unwrap();
+        assert!(spec.is_cluster());
+        assert!(!spec.merge_logs);
+        let spec = normalize(&json!({"script": "app.js", "instances": 2, "exec_mode": "fork"}), &ctx(&dir), &home, 1600).unwrap();
+        assert!(!spec.is_cluster());
         std::fs::remove_dir_all(dir).unwrap();
     }
 

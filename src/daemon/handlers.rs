@@ -18,7 +18,9 @@ pub async fn dispatch(d: &Arc<Daemon>, method: &str, params: Value) -> Result<Va
         "getVersion" => Ok(json!(PACKAGE_VERSION)),
         "start" => start(d, &params).await,
         "stop" => each(d, &params, Action::Stop).await,
-        "restart" | "reload" => restart(d, &params).await,
+        "restart" => restart(d, &params, false).await,
+        "reload" => reload(d, &params).await,
+        "scale" => scale(d, &params).await,
         "delete" => each(d, &params, Action::Delete).await,
         "reset" => reset(d, &params),
         "list" => Ok(list(d)),
@@ -187,7 +189,7 @@ async fn restart_ids(d: &Arc<Daemon>, ids: &[u32]) -> Result<Value, String> {
 
 /// `restart(target, opts)`: start options in `opts` override the app's own; `updateEnv`
 /// takes the caller's current environment.
-async fn restart(d: &Arc<Daemon>, params: &Value) -> Result<Value, String> {
+async fn restart(d: &Arc<Daemon>, params: &Value, rolling: bool) -> Result<Value, String> {
     let ids = select(d, params)?;
     let mut overrides = params.get("opts").cloned().unwrap_or(json!({}));
     let update_env = overrides.get("updateEnv").and_then(Value::as_bool).unwrap_or(false);
@@ -220,7 +222,71 @@ async fn restart(d: &Arc<Daemon>, params: &Value) -> Result<Value, String> {
             }
         }
     }
-    restart_ids(d, &ids).await
+    if !rolling {
+        return restart_ids(d, &ids).await;
+    }
+    // One instance at a time, so that the others keep serving.
+    for &id in &ids {
+        d.reload(id).await?;
+    }
+    Ok(descriptions(d, &ids))
+}
+
+/// `reload`: rolling, guarded by `$PM2_HOME/reload.lock` (a millisecond timestamp while a
+/// reload runs, empty after) unless `force`.
+async fn reload(d: &Arc<Daemon>, params: &Value) -> Result<Value, String> {
+    let lock = d.home.root.join("reload.lock");
+    let force = params.pointer("/opts/force").and_then(Value::as_bool).unwrap_or(false);
+    let timeout: u64 = std::env::var("PM2_RELOAD_LOCK_TIMEOUT").ok().and_then(|v| v.parse().ok()).unwrap_or(30_000);
+    let held_since = std::fs::read_to_string(&lock).ok().and_then(|t| t.trim().parse::<u64>().ok());
+    if !force && held_since.is_some_and(|t| super::now_ms().saturating_sub(t) < timeout) {
+        return Err("Reload in progress".into());
+    }
+    let _ = std::fs::write(&lock, super::now_ms().to_string());
+    let mut params = params.clone();
+    if let Some(Value::Object(o)) = params.get_mut("opts") {
+        o.remove("force");
+    }
+    let result = restart(d, &params, true).await;
+    let _ = std::fs::write(&lock, "");
+    result
+}
+
+/// `scale(name, n | '+k' | '-k')`: new instances copy the app (with new unique ids); the
+/// highest ids go first when scaling down.
+async fn scale(d: &Arc<Daemon>, params: &Value) -> Result<Value, String> {
+    let name = params.get("target").and_then(Value::as_str).ok_or("scale() needs an app name")?;
+    let ids = d.table.lock().unwrap().ids_named(name);
+    if ids.is_empty() {
+        return Err("process or namespace not found".into());
+    }
+    let current = ids.len() as i64;
+    let wanted = match params.get("count") {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) if s.starts_with('+') => s[1..].parse::<i64>().ok().map(|k| current + k),
+        Some(Value::String(s)) if s.starts_with('-') => s[1..].parse::<i64>().ok().map(|k| current - k),
+        Some(Value::String(s)) => s.parse::<i64>().ok(),
+        _ => None,
+    }
+    .ok_or("scale() needs a number of instances, or '+k' / '-k'")?;
+    if wanted < 1 {
+        return Err(format!("Cannot scale {name} to {wanted} instances: use delete() to remove it"));
+    }
+    if wanted == current {
+        return Err(format!("{name} already has {current} instance{}", if current == 1 { "" } else { "s" }));
+    }
+    if wanted > current {
+        let spec = d.table.lock().unwrap().get(ids[0]).map(|p| p.spec.clone()).ok_or("process or namespace not found")?;
+        let mut one = (*spec).clone();
+        one.instances = (wanted - current) as u32;
+        d.create(one)?;
+    } else {
+        for &id in ids.iter().rev().take((current - wanted) as usize) {
+            d.delete(id).await?;
+        }
+    }
+    let now = d.table.lock().unwrap().ids_named(name);
+    Ok(descriptions(d, &now))
 }
 
 /// Overrides replace the app's options key by key; `env` objects are merged.

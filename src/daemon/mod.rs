@@ -6,6 +6,7 @@
 //! cpu and memory.
 
 pub mod bus;
+pub mod cluster;
 pub mod crash_report;
 pub mod cron;
 pub mod dump;
@@ -84,6 +85,7 @@ pub struct Daemon {
     pub settings: Settings,
     pub table: Mutex<ProcessTable>,
     pub bus: bus::Bus,
+    pub cluster: cluster::Cluster,
     pub cron: cron::CronJobs,
     pub watchers: watch::Watchers,
     /// Bumped by `reloadLogs`: log writers reopen their files when it changes.
@@ -146,6 +148,7 @@ pub async fn run(home: Home, settings: Settings, ready: impl FnOnce(Result<(), S
         settings: settings.clone(),
         table: Mutex::new(ProcessTable::default()),
         bus: bus::Bus::default(),
+        cluster: Default::default(),
         cron: Default::default(),
         watchers: Default::default(),
         log_epoch: Arc::new(AtomicU64::new(0)),

@@ -69,6 +69,8 @@ pub struct Proc {
     pub node_version: Option<String>,
     /// The app's stdin (for `sendLineToStdin`).
     pub stdin: Option<Arc<tokio::sync::Mutex<tokio::process::ChildStdin>>>,
+    /// Its cluster worker id and how many servers it has listening (cluster mode).
+    pub worker: Option<(u32, tokio::sync::watch::Receiver<u32>)>,
     /// What the app declared through `@pm2/io` (`axm:action`, `axm:monitor`, `axm:option:*`).
     pub axm_actions: Vec<Value>,
     pub axm_monitor: Map<String, Value>,
@@ -96,6 +98,7 @@ impl Proc {
             monit: Monit::default(),
             node_version: None,
             stdin: None,
+            worker: None,
             axm_actions: Vec::new(),
             axm_monitor: Map::new(),
             axm_options: Map::new(),

@@ -63,6 +63,12 @@ impl Daemon {
         env.insert("restart_time".into(), json!(p.restart_time));
         env.insert("unstable_restarts".into(), json!(p.unstable_restarts));
         env.insert("created_at".into(), json!(p.created_at));
+        // increment_var: instance n gets the variable's value + n (e.g. a port per instance).
+        if let Some(var) = p.spec.options.get("increment_var").and_then(Value::as_str) {
+            if let Some(base) = env.get(var).and_then(|v| v.as_str().map(str::to_string).or_else(|| Some(v.to_string()))).and_then(|v| v.parse::<i64>().ok()) {
+                env.insert(var.to_string(), json!((base + p.instance as i64).to_string()));
+            }
+        }
         env
     }
 
@@ -70,8 +76,13 @@ impl Daemon {
     pub fn launch(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
         let mut table = self.table.lock().unwrap();
         let Some(p) = table.get_mut(pm_id) else { return Err(format!("process {pm_id} not found")) };
-        let env = self.spawn_env(p);
+        let mut env = self.spawn_env(p);
         let spec = p.spec.clone();
+        // A cluster worker is a Node process with NODE_UNIQUE_ID and a channel to its primary.
+        let worker_id = spec.is_cluster().then(|| self.cluster.new_worker_id());
+        if let Some(id) = worker_id {
+            env.insert("NODE_UNIQUE_ID".into(), json!(id.to_string()));
+        }
         let spawned = match spawn::spawn(&spec, &env, self.settings.in_process) {
             Ok(s) => s,
             Err(e) => {
@@ -97,10 +108,22 @@ impl Daemon {
         if let Err(e) = std::fs::write(&pid_file, spawned.pid.to_string()) {
             eprintln!("[pm2-daemon] cannot write {}: {e}", pid_file.display());
         }
+        p.worker = None;
         if let Some(stream) = spawned.ipc {
             let daemon = self.clone();
-            match ipc::attach(stream, move |msg| daemon.on_app_message(pm_id, generation, msg), || {}) {
-                Ok(tx) => p.ipc = Some(tx),
+            let closed = self.clone();
+            let on_close = move || {
+                if let Some(id) = worker_id {
+                    closed.cluster.worker_gone(id);
+                }
+            };
+            match ipc::attach(stream, move |msg| daemon.on_app_message(pm_id, generation, worker_id, msg), on_close) {
+                Ok(tx) => {
+                    if let Some(id) = worker_id {
+                        p.worker = Some((id, self.cluster.register(id, tx.clone())));
+                    }
+                    p.ipc = Some(tx);
+                }
                 Err(e) => eprintln!("[pm2-daemon] IPC channel of {} unusable: {e}", spec.name),
             }
         }
@@ -232,8 +255,11 @@ impl Daemon {
     }
 
     /// A message from an app's IPC channel, handled as pm2's fork mode does.
-    fn on_app_message(&self, pm_id: u32, generation: u64, msg: Value) {
-        if msg.get("cmd").and_then(Value::as_str).is_some_and(|c| c.starts_with("NODE_")) {
+    fn on_app_message(&self, pm_id: u32, generation: u64, worker: Option<u32>, msg: Value) {
+        if let Some(cmd) = msg.get("cmd").and_then(Value::as_str).filter(|c| c.starts_with("NODE_")) {
+            if let (Some(id), "NODE_CLUSTER") = (worker, cmd) {
+                self.cluster.on_message(id, &msg);
+            }
             return;
         }
         if msg == "ready" {
@@ -406,6 +432,124 @@ impl Daemon {
         self.launch(pm_id)?;
         self.notify_id(pm_id, "restart", true);
         Ok(())
+    }
+
+    /// Zero-downtime reload of one instance: a new process starts while the old one keeps
+    /// serving; once the new one listens (cluster), or sends `ready` (`wait_ready`), or
+    /// `listen_timeout` passes, the old one is stopped gracefully. Other apps restart.
+    pub async fn reload(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
+        let old = {
+            let mut table = self.table.lock().unwrap();
+            let p = table.get_mut(pm_id).ok_or("process or namespace not found")?;
+            let overlap = p.spec.is_cluster() || p.spec.wait_ready();
+            match p.pid {
+                Some(pid) if overlap && p.status == Status::Online => {
+                    let old = (pid, p.generation, p.worker.take(), p.ipc.take(), p.stdin.take());
+                    p.restart_time += 1;
+                    p.unstable_restarts = 0;
+                    p.prev_restart_delay = 0;
+                    p.created_at = now_ms();
+                    Some(old)
+                }
+                _ => None,
+            }
+        };
+        let Some((old_pid, old_generation, old_worker, old_ipc, old_stdin)) = old else {
+            return self.restart(pm_id).await;
+        };
+        self.watchers.stop(pm_id);
+        if let Err(e) = self.launch(pm_id) {
+            self.reinstate(pm_id, old_pid, old_generation, old_worker, old_ipc, old_stdin);
+            return Err(e);
+        }
+        let (spec, new_pid, mut listening) = {
+            let table = self.table.lock().unwrap();
+            let p = table.get(pm_id).ok_or("process or namespace not found")?;
+            (p.spec.clone(), p.pid, p.worker.as_ref().map(|(_, l)| l.clone()))
+        };
+        let timeout = Duration::from_millis(spec.options.get("listen_timeout").and_then(Value::as_u64).unwrap_or(3000));
+        let deadline = tokio::time::Instant::now() + timeout;
+        // Ready: listening (cluster) or online (wait_ready); gone: the new process died first.
+        loop {
+            let (ready, gone) = {
+                let table = self.table.lock().unwrap();
+                match table.get(pm_id) {
+                    Some(p) if p.pid == new_pid && new_pid.is_some() => {
+                        let listened = listening.as_ref().is_some_and(|l| *l.borrow() > 0);
+                        (if spec.wait_ready() { p.status == Status::Online } else { listened }, false)
+                    }
+                    _ => (false, true),
+                }
+            };
+            if gone {
+                self.reinstate(pm_id, old_pid, old_generation, old_worker, old_ipc, old_stdin);
+                return Err(format!("Reload of {} ({pm_id}) failed: the new process exited before it was ready; the previous one keeps running", spec.name));
+            }
+            if ready || tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            let tick = tokio::time::sleep(Duration::from_millis(10));
+            match listening.as_mut() {
+                Some(l) => {
+                    tokio::select! { _ = l.changed() => {}, _ = tick => {} }
+                }
+                None => tick.await,
+            }
+        }
+        self.retire(&spec, old_pid, old_worker.map(|(id, _)| id), old_ipc).await;
+        self.notify_id(pm_id, "reload", true);
+        Ok(())
+    }
+
+    /// Puts back the process a failed reload meant to replace.
+    fn reinstate(
+        self: &Arc<Self>,
+        pm_id: u32,
+        pid: u32,
+        generation: u64,
+        worker: Option<(u32, tokio::sync::watch::Receiver<u32>)>,
+        ipc: Option<ipc::IpcSender>,
+        stdin: Option<Arc<tokio::sync::Mutex<tokio::process::ChildStdin>>>,
+    ) {
+        let mut table = self.table.lock().unwrap();
+        if let Some(p) = table.get_mut(pm_id) {
+            // The old generation again: its exit is followed, the failed one's restart is not.
+            p.generation = generation;
+            p.pid = Some(pid);
+            p.worker = worker;
+            p.ipc = ipc;
+            p.stdin = stdin;
+            p.status = Status::Online;
+        }
+        drop(table);
+        self.table_changed();
+    }
+
+    /// Stops a replaced process: a cluster worker is asked to disconnect (it stops
+    /// accepting and finishes its requests), then SIGINT, then SIGKILL.
+    async fn retire(&self, spec: &AppSpec, pid: u32, worker: Option<u32>, channel: Option<ipc::IpcSender>) {
+        let grace = Duration::from_millis(spec.kill_timeout.unwrap_or(self.settings.kill_timeout));
+        let escaped = tree::descendants(pid);
+        let wait_dead = |limit: Duration| async move {
+            let deadline = tokio::time::Instant::now() + limit;
+            while tree::is_alive(pid) && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            !tree::is_alive(pid)
+        };
+        match (worker, channel) {
+            (Some(id), _) => self.cluster.disconnect(id),
+            (None, Some(tx)) if spec.shutdown_with_message => drop(tx.send(&json!("shutdown"))),
+            _ => drop(kill(Pid::from_raw(-(pid as i32)), Signal::SIGINT)),
+        }
+        if !wait_dead(grace).await {
+            let _ = kill(Pid::from_raw(-(pid as i32)), Signal::SIGINT);
+            if !wait_dead(grace).await {
+                let _ = kill(Pid::from_raw(-(pid as i32)), Signal::SIGKILL);
+                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+            }
+        }
+        finish_tree(pid, &escaped, grace).await;
     }
 
     /// Stop, then forget the entry.
