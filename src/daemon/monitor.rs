@@ -1,5 +1,6 @@
-//! CPU and memory of every app, sampled from `/proc` on one cadence, off the request path:
-//! `list()` returns the last sample.
+//! CPU and memory of every app and its children, sampled from `/proc` on one cadence, off
+//! the request path: `list()` returns the last sample. The same round checks
+//! `max_memory_restart` and resets the exponential back-off of apps that ran long enough.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,6 +19,29 @@ pub fn sample(pid: u32) -> Option<(u64, u64)> {
     let stime: u64 = fields.get(12)?.parse().ok()?;
     let rss_pages: u64 = fields.get(21)?.parse().ok()?;
     Some((utime + stime, rss_pages * page_size()))
+}
+
+/// Ticks and resident bytes of `pid` and everything under it. Children are found through
+/// the main thread's `children` file (Node spawns from its main thread), which costs one
+/// read per process instead of a scan of `/proc`.
+pub fn sample_tree(pid: u32) -> Option<(u64, u64)> {
+    let (mut ticks, mut rss) = sample(pid)?;
+    let mut stack = vec![pid];
+    let mut seen = 0;
+    while let Some(p) = stack.pop() {
+        let Ok(children) = std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")) else { continue };
+        for child in children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()) {
+            if let Some((t, r)) = sample(child) {
+                ticks += t;
+                rss += r;
+            }
+            seen += 1;
+            if seen < 1024 {
+                stack.push(child);
+            }
+        }
+    }
+    Some((ticks, rss))
 }
 
 fn page_size() -> u64 {
@@ -56,7 +80,7 @@ pub async fn run(daemon: Arc<Daemon>, interval: Duration) {
         let mut samples = Vec::with_capacity(pids.len());
         let mut seen = HashMap::with_capacity(pids.len());
         for (pm_id, pid) in pids {
-            let Some((ticks, rss)) = sample(pid) else { continue };
+            let Some((ticks, rss)) = sample_tree(pid) else { continue };
             let cpu = match last.get(&pid) {
                 Some((prev, at)) => {
                     let secs = now.duration_since(*at).as_secs_f64();
