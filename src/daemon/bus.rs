@@ -53,7 +53,7 @@ impl Bus {
         subs.retain(|(id, tx)| match tx.try_send(frame.clone()) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                eprintln!("[pm2-daemon] bus subscriber {id} is {QUEUE} events behind: disconnecting it");
+                daemon_log!("bus subscriber {id} is {QUEUE} events behind: disconnecting it");
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,

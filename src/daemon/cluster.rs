@@ -198,7 +198,7 @@ impl Cluster {
                 }
                 Err(errno) => {
                     drop(handles);
-                    eprintln!("[pm2-daemon] cluster: cannot bind {key}: errno {errno}");
+                    daemon_log!("cluster: cannot bind {key}: errno {errno}");
                     let msg = json!({"cmd": "NODE_CLUSTER", "errno": errno, "key": key, "ack": ack, "data": null, "seq": self.next_seq()});
                     return self.reply(id, msg);
                 }

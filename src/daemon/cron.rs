@@ -34,7 +34,7 @@ impl CronJobs {
                 let Ok(next) = cron.find_next_occurrence(&now, false) else { return };
                 let wait = (next - now).to_std().unwrap_or(Duration::ZERO);
                 tokio::time::sleep(wait).await;
-                eprintln!("[pm2-daemon] cron_restart: restarting process {pm_id}");
+                daemon_log!("cron_restart: restarting process {pm_id}");
                 // A restart that fails (deleted meanwhile) ends nothing but this round.
                 let d = daemon.clone();
                 tokio::spawn(async move {

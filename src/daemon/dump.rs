@@ -57,7 +57,7 @@ pub fn load(home: &Home) -> Result<Vec<Value>, String> {
         Ok(entries) => Ok(entries),
         Err(first) => match parse(&backup_path(home)) {
             Ok(entries) => {
-                eprintln!("[pm2-daemon] {first}; resurrecting from {}", backup_path(home).display());
+                daemon_log!("{first}; resurrecting from {}", backup_path(home).display());
                 Ok(entries)
             }
             Err(_) => Err(format!("Nothing to resurrect: {first}")),

@@ -496,7 +496,7 @@ pub fn resurrect_dump(d: &Arc<Daemon>, node_path: &str) -> Result<Vec<u32>, Stri
         raw["autostart"] = json!(autostart);
         match config::normalize(&raw, &ctx, &d.home, d.settings.kill_timeout) {
             Ok(spec) => started.extend(d.create(spec)?),
-            Err(e) => eprintln!("[pm2-daemon] cannot resurrect {name}: {e}"),
+            Err(e) => daemon_log!("cannot resurrect {name}: {e}"),
         }
     }
     Ok(started)
@@ -510,7 +510,7 @@ pub fn dump_if_any(d: &Daemon) {
     };
     if !entries.is_empty() {
         if let Err(e) = super::dump::save(&d.home, &entries) {
-            eprintln!("[pm2-daemon] {e}");
+            daemon_log!("{e}");
         }
     }
 }

@@ -120,7 +120,7 @@ fn parse_line(line: &[u8]) -> Option<Value> {
             match serde_json::from_str::<Value>(&replace_lone_surrogates(&text)) {
                 Ok(v) => Some(v),
                 Err(_) => {
-                    eprintln!("[pm2-daemon] dropped an IPC message that is not valid JSON: {first}");
+                    daemon_log!("dropped an IPC message that is not valid JSON: {first}");
                     None
                 }
             }
@@ -264,7 +264,7 @@ async fn write_loop(
                 Some(Receipt::Ack) => break,
                 Some(Receipt::Nack) if tries < MAX_RETRIES => continue,
                 Some(Receipt::Nack) => {
-                    eprintln!("[pm2-daemon] an app refused a handle {MAX_RETRIES} times: dropped");
+                    daemon_log!("an app refused a handle {MAX_RETRIES} times: dropped");
                     break;
                 }
                 None => return,

@@ -42,7 +42,7 @@ fn open_append(path: &PathBuf) -> Option<File> {
     match OpenOptions::new().create(true).append(true).open(path) {
         Ok(f) => Some(f),
         Err(e) => {
-            eprintln!("[pm2-daemon] cannot open log file {}: {e}", path.display());
+            daemon_log!("cannot open log file {}: {e}", path.display());
             None
         }
     }
@@ -103,7 +103,7 @@ impl LogSink {
         }
         match failed {
             Some(e) if !self.failing => {
-                eprintln!("[pm2-daemon] log write failed ({}): {e}", self.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+                daemon_log!("log write failed ({}): {e}", self.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
                 self.failing = true;
             }
             Some(_) => {}
@@ -122,7 +122,7 @@ impl LogSink {
                         *file = open_append(path);
                         rotated = true;
                     }
-                    Err(e) => eprintln!("[pm2-daemon] cannot rotate {}: {e}", path.display()),
+                    Err(e) => daemon_log!("cannot rotate {}: {e}", path.display()),
                 }
             }
         }
@@ -183,7 +183,7 @@ where
 pub fn truncate(path: &PathBuf) {
     if path.as_os_str() != "/dev/null" && path.exists() {
         if let Err(e) = OpenOptions::new().write(true).truncate(true).open(path) {
-            eprintln!("[pm2-daemon] cannot flush {}: {e}", path.display());
+            daemon_log!("cannot flush {}: {e}", path.display());
         }
     }
 }

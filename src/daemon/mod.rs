@@ -5,6 +5,16 @@
 //! `logs` copies app output to files, `ipc` speaks Node's IPC channel, `monitor` samples
 //! cpu and memory.
 
+/// Writes a line to the daemon's log (`pm2.log`), unless the daemon runs inside a client's
+/// process, whose output is the user's.
+macro_rules! daemon_log {
+    ($($arg:tt)*) => {
+        if !$crate::daemon::QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+            eprintln!("[pm2-daemon] {}", format!($($arg)*));
+        }
+    };
+}
+
 pub mod bus;
 pub mod cluster;
 pub mod crash_report;
@@ -37,6 +47,9 @@ use tokio::net::UnixListener;
 
 use crate::home::Home;
 use process_table::ProcessTable;
+
+/// Set for an in-process daemon (`connect(true)`).
+pub static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Knobs read once from the environment of the client that started the daemon.
 #[derive(Debug, Clone)]
@@ -129,6 +142,9 @@ fn lock_pid_file(home: &Home) -> Result<Flock<std::fs::File>, String> {
 /// Runs a daemon for `home` until it is killed. `ready` is called once the socket accepts
 /// connections (or with the reason it never will).
 pub async fn run(home: Home, settings: Settings, ready: impl FnOnce(Result<(), String>)) {
+    if settings.in_process {
+        QUIET.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let setup = (|| {
         home.ensure().map_err(|e| format!("cannot create {}: {e}", home.root.display()))?;
         let lock = lock_pid_file(&home)?;
@@ -164,7 +180,7 @@ pub async fn run(home: Home, settings: Settings, ready: impl FnOnce(Result<(), S
     if settings.resurrect {
         let node = crate::config::which("node", None).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|| "node".into());
         if let Err(e) = handlers::resurrect_dump(&daemon, &node) {
-            eprintln!("[pm2-daemon] {e}");
+            daemon_log!("{e}");
         }
     }
     // A standalone daemon adopts what its apps leave behind, so nothing escapes it.
@@ -175,7 +191,7 @@ pub async fn run(home: Home, settings: Settings, ready: impl FnOnce(Result<(), S
     });
     let reaper = (!settings.in_process).then(|| tokio::spawn(supervisor::reap_orphans(daemon.clone())));
     ready(Ok(()));
-    eprintln!("[pm2-daemon] {} started (pid {}) for {}", crate::protocol::PACKAGE_VERSION, std::process::id(), home.root.display());
+    daemon_log!("{} started (pid {}) for {}", crate::protocol::PACKAGE_VERSION, std::process::id(), home.root.display());
 
     server::serve(daemon.clone(), listener).await;
 
@@ -187,5 +203,5 @@ pub async fn run(home: Home, settings: Settings, ready: impl FnOnce(Result<(), S
     let _ = std::fs::remove_file(home.rpc_socket());
     let _ = std::fs::remove_file(home.pid_file());
     drop(lock);
-    eprintln!("[pm2-daemon] stopped");
+    daemon_log!("stopped");
 }

@@ -113,7 +113,7 @@ pub async fn run(daemon: Arc<Daemon>, interval: Duration) {
             }
         }
         for (pm_id, name, memory) in over_limit {
-            eprintln!("[pm2-daemon] {name} ({pm_id}) uses {memory} bytes, over max_memory_restart: restarting it");
+            daemon_log!("{name} ({pm_id}) uses {memory} bytes, over max_memory_restart: restarting it");
             let d = daemon.clone();
             tokio::spawn(async move {
                 let _ = d.restart(pm_id).await;

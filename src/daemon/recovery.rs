@@ -54,7 +54,7 @@ pub async fn persist(daemon: Arc<Daemon>) {
         tokio::time::sleep(Duration::from_millis(20)).await;
         let bytes = snapshot(&daemon);
         if let Err(e) = dump::write_atomic(&table_file(&daemon), &bytes) {
-            eprintln!("[pm2-daemon] cannot save the process table: {e}");
+            daemon_log!("cannot save the process table: {e}");
         }
     }
 }
@@ -91,14 +91,14 @@ pub async fn restore(d: &Arc<Daemon>) {
     let records: Vec<Value> = match serde_json::from_slice(&text) {
         Ok(Value::Array(r)) => r,
         _ => {
-            eprintln!("[pm2-daemon] the saved process table is unreadable: starting empty");
+            daemon_log!("the saved process table is unreadable: starting empty");
             return;
         }
     };
     if records.is_empty() {
         return;
     }
-    eprintln!("[pm2-daemon] the previous daemon died: taking over {} process(es)", records.len());
+    daemon_log!("the previous daemon died: taking over {} process(es)", records.len());
     for r in &records {
         let pid = r["pid"].as_u64().map(|p| p as u32);
         if let Some(pid) = pid.filter(|p| start_time(*p).is_some() && start_time(*p) == r["pid_start"].as_u64()) {
@@ -112,7 +112,7 @@ pub async fn restore(d: &Arc<Daemon>) {
         let spec = match config::normalize(&r["source"], &ctx, &d.home, d.settings.kill_timeout) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("[pm2-daemon] cannot restore process {pm_id}: {e}");
+                daemon_log!("cannot restore process {pm_id}: {e}");
                 continue;
             }
         };
@@ -130,7 +130,7 @@ pub async fn restore(d: &Arc<Daemon>) {
     }
     for pm_id in to_launch {
         if let Err(e) = d.launch(pm_id) {
-            eprintln!("[pm2-daemon] {e}");
+            daemon_log!("{e}");
         }
     }
 }

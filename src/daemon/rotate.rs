@@ -36,7 +36,7 @@ pub fn rotate(path: &Path, rotation: &Rotation) -> std::io::Result<PathBuf> {
     std::thread::spawn(move || {
         if rotation.compress {
             if let Err(e) = gzip(&rotated) {
-                eprintln!("[pm2-daemon] cannot compress {}: {e}", rotated.display());
+                daemon_log!("cannot compress {}: {e}", rotated.display());
             }
         }
         prune(&original, rotation.retain);

@@ -18,7 +18,7 @@ pub async fn serve(daemon: Arc<Daemon>, listener: UnixListener) {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => { tokio::spawn(connection(daemon.clone(), stream)); }
-                Err(e) => eprintln!("[pm2-daemon] accept failed: {e}"),
+                Err(e) => daemon_log!("accept failed: {e}"),
             },
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
@@ -46,7 +46,7 @@ async fn connection(daemon: Arc<Daemon>, stream: UnixStream) {
             Ok(Some(r)) => r,
             Ok(None) => break,
             Err(e) => {
-                eprintln!("[pm2-daemon] closing a connection: {e}");
+                daemon_log!("closing a connection: {e}");
                 break;
             }
         };

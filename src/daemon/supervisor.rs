@@ -106,7 +106,7 @@ impl Daemon {
         p.monit = Default::default();
         let pid_file = spec.instance_pid_file(&self.home, pm_id);
         if let Err(e) = std::fs::write(&pid_file, spawned.pid.to_string()) {
-            eprintln!("[pm2-daemon] cannot write {}: {e}", pid_file.display());
+            daemon_log!("cannot write {}: {e}", pid_file.display());
         }
         p.worker = None;
         if let Some(stream) = spawned.ipc {
@@ -124,7 +124,7 @@ impl Daemon {
                     }
                     p.ipc = Some(tx);
                 }
-                Err(e) => eprintln!("[pm2-daemon] IPC channel of {} unusable: {e}", spec.name),
+                Err(e) => daemon_log!("IPC channel of {} unusable: {e}", spec.name),
             }
         }
         self.watchers.start(self, pm_id, &spec);
@@ -318,7 +318,7 @@ impl Daemon {
                 Decision::Overlimit => {
                     p.status = Status::Errored;
                     self.notify(p, "restart overlimit", false);
-                    eprintln!("[pm2-daemon] {} ({pm_id}) restarted too quickly: errored", p.spec.name);
+                    daemon_log!("{} ({pm_id}) restarted too quickly: errored", p.spec.name);
                 }
                 Decision::Restart(delay) => {
                     p.status = restart::pending_status(delay);
@@ -346,7 +346,7 @@ impl Daemon {
             p.restart_time += 1;
         }
         if let Err(e) = self.launch(pm_id) {
-            eprintln!("[pm2-daemon] {e}");
+            daemon_log!("{e}");
         }
     }
 
@@ -648,7 +648,7 @@ pub async fn handle_signals(daemon: Arc<Daemon>) {
         signal(SignalKind::user_defined2()),
         signal(SignalKind::hangup()),
     ) else {
-        eprintln!("[pm2-daemon] cannot install signal handlers");
+        daemon_log!("cannot install signal handlers");
         return;
     };
     loop {
@@ -660,7 +660,7 @@ pub async fn handle_signals(daemon: Arc<Daemon>) {
             _ = hup.recv() => {}
         }
     }
-    eprintln!("[pm2-daemon] signal received: saving the process list and stopping every app");
+    daemon_log!("signal received: saving the process list and stopping every app");
     super::handlers::dump_if_any(&daemon);
     daemon.delete_all().await;
     kill_leftovers();

@@ -59,11 +59,11 @@ impl Watchers {
             }
         }) {
             Ok(w) => w,
-            Err(e) => return eprintln!("[pm2-daemon] cannot watch {}: {e}", spec.name),
+            Err(e) => return daemon_log!("cannot watch {}: {e}", spec.name),
         };
         for path in &spec.watch {
             if let Err(e) = watcher.watch(path, RecursiveMode::Recursive) {
-                eprintln!("[pm2-daemon] cannot watch {}: {e}", path.display());
+                daemon_log!("cannot watch {}: {e}", path.display());
             }
         }
         watchers.insert(pm_id, watcher);
@@ -84,7 +84,7 @@ impl Watchers {
                 }
                 tokio::time::sleep(delay).await;
                 while rx.try_recv().is_ok() {}
-                eprintln!("[pm2-daemon] change detected in {:?}: restarting {name}", event.paths);
+                daemon_log!("change detected in {:?}: restarting {name}", event.paths);
                 let _ = daemon.restart(pm_id).await;
             }
         });
