@@ -218,7 +218,7 @@ class API {
 
   async _call(method, params) {
     await this._connect()
-    return this._native.call(method, params || {})
+    return JSON.parse(await this._native.call(method, JSON.stringify(params || {})))
   }
 
   _context(envName) {

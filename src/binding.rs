@@ -47,10 +47,12 @@ impl Client {
         self.conn.try_lock().map(|c| c.as_ref().is_some_and(|c| c.is_alive())).unwrap_or(true)
     }
 
+    /// One request: params and result as JSON text (parsed by JavaScript, which is faster
+    /// than building large objects through napi).
     #[napi]
-    pub async fn call(&self, method: String, params: Value) -> Result<Value> {
+    pub async fn call(&self, method: String, params_json: String) -> Result<String> {
         let conn = self.conn.lock().await.clone().ok_or_else(|| err("Not connected to the PM2 daemon: call connect() first".into()))?;
-        let result = conn.call(&method, params).await.map_err(err)?;
+        let result = conn.call_raw(&method, &params_json).await.map_err(err)?;
         if method == "kill" {
             // Return once the daemon is really gone.
             conn.wait_daemon_exit(Duration::from_secs(5)).await;

@@ -16,7 +16,7 @@ use tokio::net::UnixStream;
 use tokio::sync::oneshot;
 
 use crate::home::Home;
-use crate::protocol::{self, Hello, Request, Response, PROTOCOL_NAME, PROTOCOL_VERSION};
+use crate::protocol::{self, Hello, RawRequest, RawResponse, PROTOCOL_NAME, PROTOCOL_VERSION};
 
 /// Receives bus events in order, in batches: the JSON text of an array of `{event, data}`
 /// (parsed on the JavaScript side, which is faster than building the objects through napi).
@@ -30,7 +30,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 const DAEMON_START_TIMEOUT: Duration = Duration::from_secs(15);
 const LOST: &str = "Lost the connection to the PM2 daemon (it exited or was killed)";
 
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, String>>>>>;
+/// Results travel as JSON text: most go straight to JavaScript, which parses them faster.
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<String, String>>>>>;
 
 pub struct Connection {
     writer: tokio::sync::Mutex<OwnedWriteHalf>,
@@ -56,13 +57,22 @@ impl Connection {
     }
 
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, String> {
+        let params = serde_json::to_string(&params).expect("JSON values always serialise");
+        let raw = self.call_raw(method, &params).await?;
+        serde_json::from_str(&raw).map_err(|e| format!("Malformed answer from the PM2 daemon: {e}"))
+    }
+
+    /// Sends params given as JSON text; answers the result as JSON text.
+    pub async fn call_raw(&self, method: &str, params_json: &str) -> Result<String, String> {
         if !self.is_alive() {
             return Err(LOST.into());
         }
+        let params: &serde_json::value::RawValue =
+            serde_json::from_str(params_json).map_err(|e| format!("Request parameters are not valid JSON: {e}"))?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.pending.lock().unwrap().insert(id, tx);
-        let frame = protocol::encode(&Request { id, method: method.into(), params });
+        let frame = protocol::encode(&RawRequest { id, method, params });
         {
             use tokio::io::AsyncWriteExt;
             let mut w = self.writer.lock().await;
@@ -186,11 +196,11 @@ async fn try_connect(home: &Home, events: Option<EventSink>) -> Result<Option<Co
                     }
                     continue;
                 }
-                let Ok(resp) = serde_json::from_slice::<Response>(&frame) else { continue };
+                let Ok(resp) = serde_json::from_slice::<RawResponse>(&frame) else { continue };
                 if let Some(tx) = pending.lock().unwrap().remove(&resp.id) {
                     let _ = tx.send(match resp.error {
                         Some(e) => Err(e),
-                        None => Ok(resp.result.unwrap_or(Value::Null)),
+                        None => Ok(resp.result.map(|r| r.get().to_string()).unwrap_or_else(|| "null".into())),
                     });
                 }
             }

@@ -45,6 +45,24 @@ pub struct Request {
     pub params: Value,
 }
 
+/// A request whose params are already JSON text (from JavaScript), sent without re-parsing.
+#[derive(Debug, Serialize)]
+pub struct RawRequest<'a> {
+    pub id: u64,
+    pub method: &'a str,
+    pub params: &'a serde_json::value::RawValue,
+}
+
+/// A response whose result stays JSON text, handed to JavaScript as it came.
+#[derive(Debug, Deserialize)]
+pub struct RawResponse {
+    pub id: u64,
+    #[serde(default)]
+    pub result: Option<Box<serde_json::value::RawValue>>,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
 /// Either `result` or `error` is set.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Response {

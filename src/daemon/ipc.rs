@@ -70,7 +70,7 @@ where
     tokio::spawn(async move {
         let mut pending: Vec<u8> = Vec::new();
         let mut fds: std::collections::VecDeque<OwnedFd> = Default::default();
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; 16 * 1024];
         loop {
             let n = match read_some(&stream, &mut buf, &mut fds).await {
                 Ok(0) | Err(_) => break,

@@ -142,7 +142,8 @@ where
     L: Fn() -> bool,
     F: FnMut(&[u8]),
 {
-    let mut buf = vec![0u8; 64 * 1024];
+    // Small per app (there may be a thousand); a busy app is simply read more often.
+    let mut buf = vec![0u8; 16 * 1024];
     let mut partial: Vec<u8> = Vec::new();
     let mut tail = Tail::default();
     loop {

@@ -18,8 +18,44 @@ pub fn is_alive(pid: u32) -> bool {
     matches!(stat(pid), Some((state, _)) if state != 'Z' && state != 'X')
 }
 
-/// Every live descendant of `root`, found through one snapshot of `/proc`.
+/// The children of `pid`, from its threads' `children` files (no scan of `/proc`).
+fn children_of(pid: u32) -> Option<Vec<u32>> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut out = Vec::new();
+    let mut readable = false;
+    for task in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+            readable = true;
+            out.extend(text.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+        }
+    }
+    readable.then_some(out)
+}
+
+/// Every live descendant of `root`.
 pub fn descendants(root: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut stack = vec![root];
+    while let Some(p) = stack.pop() {
+        match children_of(p) {
+            Some(kids) => {
+                for k in kids {
+                    if out.len() < 4096 && !out.contains(&k) {
+                        out.push(k);
+                        stack.push(k);
+                    }
+                }
+            }
+            // Kernels without `children` files: one snapshot of the whole table.
+            None if p == root => return descendants_by_scan(root),
+            None => {}
+        }
+    }
+    out.retain(|p| is_alive(*p));
+    out
+}
+
+fn descendants_by_scan(root: u32) -> Vec<u32> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for entry in dir.flatten() {
