@@ -37,6 +37,8 @@ enum Kind {
     Cron,
     /// A number or a string (`uid`, `gid`).
     NumOrStr,
+    /// A signal name (`SIGTERM`, `SIGUSR2`, ...).
+    Signal,
 }
 
 use Kind::*;
@@ -75,6 +77,7 @@ const SCHEMA: &[(&str, &[&str], Kind)] = &[
     ("max_memory_restart", &[], Bytes),
     ("kill_timeout", &[], Num),
     ("kill_retry_time", &[], Num),
+    ("kill_signal", &[], Signal),
     ("shutdown_with_message", &[], Bool),
     ("treekill", &[], Bool),
     ("wait_ready", &[], Bool),
@@ -154,6 +157,8 @@ pub struct AppSpec {
     pub pid_file: Option<PathBuf>,
     pub force: bool,
     pub instance_var: String,
+    /// The stop signal (`kill_signal`), else the daemon's (`PM2_KILL_SIGNAL`, SIGINT).
+    pub kill_signal: Option<String>,
     /// `cron_restart`, unless disabled.
     pub cron: Option<String>,
     pub exp_backoff_restart_delay: Option<u64>,
@@ -260,6 +265,13 @@ pub fn parse_duration(v: &Value) -> Option<u64> {
     digits.trim().parse::<u64>().ok()?.checked_mul(mult)
 }
 
+/// `"SIGTERM"`, `"sigterm"` or `"TERM"`.
+pub fn signal_named(name: &str) -> Result<nix::sys::signal::Signal, String> {
+    let upper = name.trim().to_uppercase();
+    let full = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    full.parse::<nix::sys::signal::Signal>().map_err(|_| format!("Unknown signal: {name}"))
+}
+
 /// Parses a cron pattern as pm2 (croner) does: 5 fields, or 6 with seconds.
 pub fn parse_cron(pattern: &str) -> Result<croner::Cron, String> {
     croner::Cron::new(pattern.trim()).with_seconds_optional().parse().map_err(|e| e.to_string())
@@ -351,6 +363,11 @@ fn check(key: &str, kind: Kind, v: &Value) -> Result<Value, String> {
         NumOrStr => match v {
             Value::String(_) | Value::Number(_) => Ok(v.clone()),
             _ => bad("a number or a string"),
+        },
+        Signal => match v.as_str().map(signal_named) {
+            Some(Ok(sig)) => Ok(json!(sig.as_str())),
+            Some(Err(e)) => Err(format!("Option \"{key}\": {e}")),
+            None => bad("a signal name such as \"SIGTERM\""),
         },
     }
 }
@@ -724,6 +741,7 @@ pub fn normalize(raw: &Value, ctx: &StartContext, home: &Home, default_kill_time
         pid_file,
         force: get("force").and_then(Value::as_bool).unwrap_or(false),
         instance_var: get("instance_var").and_then(Value::as_str).unwrap_or("NODE_APP_INSTANCE").to_string(),
+        kill_signal: get("kill_signal").and_then(Value::as_str).map(str::to_string),
         cron: get("cron_restart").and_then(Value::as_str).filter(|c| c.trim() != "0").map(str::to_string),
         exp_backoff_restart_delay: get("exp_backoff_restart_delay").and_then(Value::as_u64).filter(|d| *d > 0),
         max_memory: get("max_memory_restart").and_then(Value::as_u64).filter(|m| *m > 0),

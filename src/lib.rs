@@ -11,5 +11,4 @@ pub mod home;
 pub mod protocol;
 pub mod startup;
 
-#[cfg(feature = "node")]
 mod binding;

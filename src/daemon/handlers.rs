@@ -1,7 +1,6 @@
 //! One small function per request; `dispatch` is the daemon's whole API.
 
 use serde_json::{json, Value};
-use std::str::FromStr;
 use std::sync::Arc;
 
 use nix::sys::signal::{kill, Signal};
@@ -123,7 +122,7 @@ async fn start(d: &Arc<Daemon>, params: &Value) -> Result<Value, String> {
                 let mut table = d.table.lock().unwrap();
                 for id in &existing {
                     if let Some(p) = table.get_mut(*id) {
-                        p.spec = spec.clone();
+                        p.set_spec(spec.clone());
                     }
                 }
             }
@@ -218,7 +217,7 @@ async fn restart(d: &Arc<Daemon>, params: &Value, rolling: bool) -> Result<Value
         let mut table = d.table.lock().unwrap();
         for (id, spec) in respecs {
             if let Some(p) = table.get_mut(id) {
-                p.spec = Arc::new(spec);
+                p.set_spec(Arc::new(spec));
             }
         }
     }
@@ -356,10 +355,7 @@ fn flush(d: &Daemon, params: &Value) -> Result<Value, String> {
 
 fn parse_signal(v: Option<&Value>) -> Result<Signal, String> {
     match v {
-        Some(Value::String(s)) => {
-            let name = if s.starts_with("SIG") { s.clone() } else { format!("SIG{s}") };
-            Signal::from_str(&name.to_uppercase()).map_err(|_| format!("Unknown signal: {s}"))
-        }
+        Some(Value::String(s)) => config::signal_named(s),
         Some(Value::Number(n)) => n.as_i64().and_then(|n| Signal::try_from(n as i32).ok()).ok_or_else(|| format!("Unknown signal: {n}")),
         _ => Err("A signal name such as \"SIGUSR2\" is required".into()),
     }

@@ -55,6 +55,8 @@ pub static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool:
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub kill_timeout: u64,
+    /// `PM2_KILL_SIGNAL`: how apps are asked to stop (SIGINT).
+    pub kill_signal: nix::sys::signal::Signal,
     /// How often cpu/memory are sampled and `max_memory_restart` is checked.
     pub monitor_interval: Duration,
     /// Uptime after which the exponential back-off starts again from its initial delay.
@@ -75,6 +77,10 @@ impl Settings {
         let ms = |key: &str, default: u64| std::env::var(key).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default);
         Settings {
             kill_timeout: ms("PM2_KILL_TIMEOUT", 1600),
+            kill_signal: std::env::var("PM2_KILL_SIGNAL")
+                .ok()
+                .and_then(|s| crate::config::signal_named(&s).ok())
+                .unwrap_or(nix::sys::signal::Signal::SIGINT),
             monitor_interval: Duration::from_millis(ms("PM2_WORKER_INTERVAL", 1000).max(100)),
             backoff_reset: Duration::from_millis(ms("EXP_BACKOFF_RESET_TIMER", 30_000)),
             log_rotation: std::env::var("PM2_LOG_MAX_SIZE")

@@ -75,6 +75,8 @@ pub struct Proc {
     pub axm_actions: Vec<Value>,
     pub axm_monitor: Map<String, Value>,
     pub axm_options: Map<String, Value>,
+    /// The part of the description that only changes with the spec, built once.
+    described: std::sync::OnceLock<Map<String, Value>>,
 }
 
 impl Proc {
@@ -102,6 +104,7 @@ impl Proc {
             axm_actions: Vec::new(),
             axm_monitor: Map::new(),
             axm_options: Map::new(),
+            described: std::sync::OnceLock::new(),
         }
     }
 
@@ -138,24 +141,41 @@ impl Proc {
         json!({"pm_id": self.pm_id, "name": self.spec.name, "namespace": self.spec.namespace})
     }
 
+    /// Replaces the app's options (restart with overrides, a config file started again).
+    pub fn set_spec(&mut self, spec: Arc<AppSpec>) {
+        self.spec = spec;
+        self.described = std::sync::OnceLock::new();
+    }
+
+    /// pm2 flattens the environment onto `pm2_env`, then lays the options and its own
+    /// variables over it; `env` holds the environment with pm2's variables.
+    fn static_description(&self, home: &Home) -> &Map<String, Value> {
+        self.described.get_or_init(|| {
+            let s = &self.spec;
+            let vars = self.pm2_vars(home);
+            let mut env = s.env.clone();
+            for (k, v) in &vars {
+                env.insert(k.clone(), v.clone());
+            }
+            let mut p = env.clone();
+            for (k, v) in &s.options {
+                if !k.starts_with('_') {
+                    p.insert(k.clone(), v.clone());
+                }
+            }
+            for (k, v) in vars {
+                p.insert(k, v);
+            }
+            p.insert("username".into(), json!(username()));
+            p.insert("env".into(), Value::Object(env));
+            p
+        })
+    }
+
     /// The process description pm2's `list()` / `describe()` return.
     pub fn describe(&self, home: &Home) -> Value {
         let s = &self.spec;
-        let vars = self.pm2_vars(home);
-        let mut env = s.env.clone();
-        for (k, v) in &vars {
-            env.insert(k.clone(), v.clone());
-        }
-        // pm2 flattens the environment onto pm2_env, then lays its own keys over it.
-        let mut p = env.clone();
-        for (k, v) in &s.options {
-            if !k.starts_with('_') {
-                p.insert(k.clone(), v.clone());
-            }
-        }
-        for (k, v) in vars {
-            p.insert(k, v);
-        }
+        let mut p = self.static_description(home).clone();
         let running = self.status.is_running() || self.status == Status::Stopping;
         p.insert("status".into(), json!(self.status.as_str()));
         p.insert("pm_uptime".into(), json!(self.pm_uptime));
@@ -172,8 +192,6 @@ impl Proc {
         p.insert("axm_monitor".into(), Value::Object(self.axm_monitor.clone()));
         p.insert("axm_options".into(), Value::Object(self.axm_options.clone()));
         p.insert("axm_dynamic".into(), json!({}));
-        p.insert("username".into(), json!(username()));
-        p.insert("env".into(), Value::Object(env));
         let monit = if running { self.monit } else { Monit::default() };
         json!({
             "pid": if running { self.pid.unwrap_or(0) } else { 0 },

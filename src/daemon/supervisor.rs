@@ -102,7 +102,6 @@ impl Daemon {
         p.status = if wait_ready { Status::Launching } else { Status::Online };
         p.stdin = Some(Arc::new(tokio::sync::Mutex::new(spawned.stdin)));
         p.pm_uptime = now_ms();
-        p.exit_code = None;
         p.monit = Default::default();
         let pid_file = spec.instance_pid_file(&self.home, pm_id);
         if let Err(e) = std::fs::write(&pid_file, spawned.pid.to_string()) {
@@ -301,7 +300,8 @@ impl Daemon {
         if p.generation != generation {
             return;
         }
-        let code = status.and_then(|s| s.code());
+        // pm2 reports 0 for an app ended by a signal.
+        let code = status.and_then(|s| s.code()).or(Some(0));
         p.pid = None;
         p.ipc = None;
         p.exit_code = code;
@@ -361,34 +361,49 @@ impl Daemon {
     /// `kill_timeout`, then whatever is left of its tree. Resolves once it is dead.
     async fn stop_process(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
         self.watchers.stop(pm_id);
-        let (pid, exited, spec, channel) = {
+        let (pid, exited, spec, channel, marker) = {
             let mut table = self.table.lock().unwrap();
             let Some(p) = table.get_mut(pm_id) else { return Err("process or namespace not found".into()) };
             let Some(pid) = p.pid else {
-                // No process: cancel any pending restart.
+                // No process: cancel any pending restart, and end what it left behind.
                 p.generation += 1;
                 p.status = Status::Stopped;
+                let marker = format!("unique_id={}", p.unique_id);
+                let apps = table.iter().filter_map(|p| p.pid).collect();
+                for orphan in tree::adopted_with_env(&marker, &apps) {
+                    let _ = kill(Pid::from_raw(orphan as i32), Signal::SIGKILL);
+                }
                 return Ok(());
             };
             p.status = Status::Stopping;
             let (tx, rx) = oneshot::channel();
             p.exit_waiters.push(tx);
-            (pid, rx, p.spec.clone(), p.ipc.clone())
+            let marker = format!("unique_id={}", p.unique_id);
+            (pid, rx, p.spec.clone(), p.ipc.clone(), marker)
         };
         let leader = Pid::from_raw(pid as i32);
         let group = Pid::from_raw(-(pid as i32));
         let target = if spec.treekill { group } else { leader };
-        // Descendants that left the process group (setsid, detached children) go too.
-        let escaped: Vec<u32> = if spec.treekill { tree::descendants(pid) } else { Vec::new() };
+        // Descendants that left the process group (setsid, detached children) go too, and
+        // so do those already orphaned (adopted by the daemon, found by the app's unique_id).
+        let escaped: Vec<u32> = if spec.treekill {
+            let apps = self.table.lock().unwrap().iter().filter_map(|p| p.pid).collect();
+            let mut all = tree::descendants(pid);
+            all.extend(tree::adopted_with_env(&marker, &apps));
+            all
+        } else {
+            Vec::new()
+        };
+        let signal = spec.kill_signal.as_deref().and_then(|s| crate::config::signal_named(s).ok()).unwrap_or(self.settings.kill_signal);
         let by_message = spec.shutdown_with_message || std::env::var_os("PM2_KILL_USE_MESSAGE").is_some();
         match (&channel, by_message) {
             (Some(tx), true) => {
                 let _ = tx.send(&json!("shutdown"));
             }
             _ => {
-                let _ = kill(target, Signal::SIGINT);
+                let _ = kill(target, signal);
                 for &p in &escaped {
-                    let _ = kill(Pid::from_raw(p as i32), Signal::SIGINT);
+                    let _ = kill(Pid::from_raw(p as i32), signal);
                 }
             }
         }
@@ -537,13 +552,14 @@ impl Daemon {
             }
             !tree::is_alive(pid)
         };
+        let signal = spec.kill_signal.as_deref().and_then(|s| crate::config::signal_named(s).ok()).unwrap_or(self.settings.kill_signal);
         match (worker, channel) {
             (Some(id), _) => self.cluster.disconnect(id),
             (None, Some(tx)) if spec.shutdown_with_message => drop(tx.send(&json!("shutdown"))),
-            _ => drop(kill(Pid::from_raw(-(pid as i32)), Signal::SIGINT)),
+            _ => drop(kill(Pid::from_raw(-(pid as i32)), signal)),
         }
         if !wait_dead(grace).await {
-            let _ = kill(Pid::from_raw(-(pid as i32)), Signal::SIGINT);
+            let _ = kill(Pid::from_raw(-(pid as i32)), signal);
             if !wait_dead(grace).await {
                 let _ = kill(Pid::from_raw(-(pid as i32)), Signal::SIGKILL);
                 let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);

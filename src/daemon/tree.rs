@@ -93,6 +93,23 @@ pub fn own_children() -> Vec<u32> {
     out
 }
 
+/// Orphans the daemon adopted whose environment carries `marker` (an app's
+/// `unique_id=...`, inherited by everything it started), with their descendants.
+pub fn adopted_with_env(marker: &str, apps: &HashSet<u32>) -> Vec<u32> {
+    let mut out = Vec::new();
+    for pid in own_children() {
+        if apps.contains(&pid) || !is_alive(pid) {
+            continue;
+        }
+        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
+        if environ.split(|b| *b == 0).any(|entry| entry == marker.as_bytes()) {
+            out.push(pid);
+            out.extend(descendants(pid));
+        }
+    }
+    out
+}
+
 /// Reaps adopted orphans that have exited. Apps (`known`) are left to their own waiters.
 pub fn reap_orphans(known: &HashSet<u32>) {
     for pid in own_children() {
