@@ -783,10 +783,11 @@ impl AppSpec {
         self.options.get("_is_node").and_then(Value::as_bool).unwrap_or(false)
     }
 
-    /// Per-instance file: `-<pm_id>` is added unless logs are merged.
+    /// Per-instance file: `-<pm_id>` goes before `.log` unless logs are merged; other
+    /// names are shared as they are (pm2's rule).
     pub fn instance_log(&self, base: &Option<PathBuf>, pm_id: u32) -> Option<PathBuf> {
         let base = base.as_ref()?;
-        if self.merge_logs || base == Path::new("/dev/null") {
+        if self.merge_logs || base.extension().and_then(|e| e.to_str()) != Some("log") {
             return Some(base.clone());
         }
         Some(with_suffix(base, pm_id))

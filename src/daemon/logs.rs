@@ -61,7 +61,7 @@ impl LogSink {
             self.epoch = current;
         }
         match self.options.format.clone() {
-            None => self.write_raw(chunk),
+            None => self.write_rotating(chunk, epoch),
             Some(format) => {
                 let mut out = Vec::with_capacity(chunk.len() + 64);
                 let mut rest = chunk;
@@ -76,10 +76,25 @@ impl LogSink {
                     rest = &rest[i + 1..];
                 }
                 self.partial.extend_from_slice(rest);
-                self.write_raw(&out);
+                self.write_rotating(&out, epoch);
             }
         }
-        self.rotate_if_needed(epoch);
+    }
+
+    /// Writes, rotating first once a file has reached `max_size`, always at the end of a
+    /// line: the line in progress is finished in the old file.
+    fn write_rotating(&mut self, bytes: &[u8], epoch: &AtomicU64) {
+        if !self.needs_rotation() {
+            return self.write_raw(bytes);
+        }
+        match bytes.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                self.write_raw(&bytes[..=i]);
+                self.rotate(epoch);
+                self.write_raw(&bytes[i + 1..]);
+            }
+            None => self.write_raw(bytes),
+        }
     }
 
     /// Writes what is left of an unfinished line (the app has closed its output).
@@ -90,6 +105,7 @@ impl LogSink {
             self.write_raw(&out);
         }
     }
+
 
     fn write_raw(&mut self, bytes: &[u8]) {
         if bytes.is_empty() {
@@ -111,13 +127,18 @@ impl LogSink {
         }
     }
 
-    fn rotate_if_needed(&mut self, epoch: &AtomicU64) {
-        let Some(rotation) = &self.options.rotation else { return };
+    fn needs_rotation(&self) -> bool {
+        let Some(rotation) = &self.options.rotation else { return false };
+        self.files.iter().flatten().any(|f| f.metadata().map(|m| m.len() >= rotation.max_size).unwrap_or(false))
+    }
+
+    fn rotate(&mut self, epoch: &AtomicU64) {
+        let Some(rotation) = self.options.rotation.clone() else { return };
         let mut rotated = false;
         for (path, file) in self.paths.iter().zip(self.files.iter_mut()) {
             let Some(f) = file else { continue };
             if f.metadata().map(|m| m.len() >= rotation.max_size).unwrap_or(false) {
-                match rotate::rotate(path, rotation) {
+                match rotate::rotate(path, &rotation) {
                     Ok(_) => {
                         *file = open_append(path);
                         rotated = true;

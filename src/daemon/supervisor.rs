@@ -104,6 +104,9 @@ impl Daemon {
         p.pm_uptime = now_ms();
         p.monit = Default::default();
         let pid_file = spec.instance_pid_file(&self.home, pm_id);
+        if let Some(dir) = pid_file.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
         if let Err(e) = std::fs::write(&pid_file, spawned.pid.to_string()) {
             daemon_log!("cannot write {}: {e}", pid_file.display());
         }
