@@ -924,3 +924,40 @@ setTimeout(() => process.disconnect(), 200);
   await withTimeout(call(pm2, 'delete', 'disc'), 20000, 'delete');
   await waitFor(() => readStarts().every((pid) => !isAlive(pid)), { message: 'a disconnected worker survived' });
 });
+
+// ---------------------------------------------------------------------------
+// round robin (beyond pm2's shared handles: Node's policy, chosen per app)
+
+test('NODE_CLUSTER_SCHED_POLICY=rr: the daemon accepts and deals connections to every worker; reload drops none', { skip: IS_ORIGINAL && 'pm2 always uses Node\'s default policy' }, async (t) => {
+  const { pm2, home, dir, writeApp } = await sandbox(t);
+  const script = writeApp('http.js', HTTP_APP);
+  const events = path.join(dir, 'events.log');
+  const port = await freePort();
+  await call(pm2, 'connect');
+  await call(pm2, 'ping');
+  const baseline = daemonSocketCount(home);
+  await call(pm2, 'start', {
+    script, name: 'rr', exec_mode: 'cluster', instances: 2,
+    env: { PORT: String(port), EVENTS_FILE: events, NODE_CLUSTER_SCHED_POLICY: 'rr' },
+  });
+  const procs = await allOnline(pm2, 'rr', 2);
+  const pids = procs.map((p) => p.pid);
+  await waitFor(() => pids.every((pid) => hasEvent(events, pid, 'listening')), { message: 'workers not listening' });
+  const seen = await collectPids({ host: '127.0.0.1', port }, pids);
+  assert.deepEqual([...seen.keys()].sort(), [...pids].sort(), `both workers answer (counts ${JSON.stringify([...seen])})`);
+
+  const load = loadLoop({ host: '127.0.0.1', port }, 4);
+  t.after(() => load.stop());
+  await waitFor(() => load.ok >= 40, { message: 'load loop got no answers before reload' });
+  await call(pm2, 'reload', 'rr');
+  const okAtReload = load.ok;
+  await waitFor(() => load.ok >= okAtReload + 40, { message: 'no answers after reload' });
+  await load.stop();
+  assert.deepEqual(load.failures, [], `${load.failures.length} failed request(s) of ${load.ok + load.failures.length}`);
+
+  await call(pm2, 'delete', 'rr');
+  await waitFor(async () => (await probeConnect({ host: '127.0.0.1', port })) === 'ECONNREFUSED',
+    { message: 'port still accepting connections after delete (leaked listening socket)' });
+  await waitFor(() => daemonSocketCount(home) <= baseline,
+    { message: `daemon holds more sockets after delete than before start (baseline ${baseline})` });
+});

@@ -2,17 +2,19 @@
 //! worker's IPC channel. A worker's `listen()` arrives as `queryServer`; the daemon binds
 //! the address once per handle key and hands every worker a copy of that socket (Node's
 //! shared-handle policy), so the kernel spreads connections and the daemon stays out of
-//! the data path. Because the socket lives in the daemon while any worker of the key is
-//! alive, a rolling reload never closes it.
+//! the data path. An app whose environment sets `NODE_CLUSTER_SCHED_POLICY=rr` gets Node's
+//! round-robin policy instead: the daemon listens and hands each accepted connection to
+//! the next free worker. Because the socket lives in the daemon while any worker of the
+//! key is alive, a rolling reload never closes it.
 
 use serde_json::{json, Value};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 use super::ipc::IpcSender;
@@ -21,8 +23,21 @@ use super::ipc::IpcSender;
 const IPV6_ONLY: i64 = 1;
 const UDP_REUSEADDR: i64 = 4;
 
+/// Round-robin state of one handle, as Node's `RoundRobinHandle`: a worker has at most one
+/// connection in flight and is free again after its `accepted` reply.
+#[derive(Default)]
+struct RoundRobin {
+    free: VecDeque<u32>,
+    pending: VecDeque<OwnedFd>,
+    /// Our `newconn` seq → (worker, our copy of the connection until it is accepted).
+    in_flight: HashMap<u64, (u32, OwnedFd)>,
+    accept: Option<tokio::task::AbortHandle>,
+}
+
 struct Shared {
     socket: OwnedFd,
+    /// Set when the daemon accepts and distributes connections itself.
+    rr: Option<RoundRobin>,
     /// `net.Native` or `dgram.Native`.
     kind: &'static str,
     /// The first worker's `data` (TLS ticket keys), echoed to every worker.
@@ -34,6 +49,23 @@ struct Shared {
 struct Worker {
     ipc: IpcSender,
     listening: watch::Sender<u32>,
+    round_robin: bool,
+}
+
+/// A round-robin handle's listening socket; accepted connections are non-blocking, as
+/// Node requires of every descriptor it receives.
+enum Listener {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener),
+}
+
+impl Listener {
+    async fn accept(&self) -> std::io::Result<OwnedFd> {
+        Ok(match self {
+            Listener::Tcp(l) => OwnedFd::from(l.accept().await?.0.into_std()?),
+            Listener::Unix(l) => OwnedFd::from(l.accept().await?.0.into_std()?),
+        })
+    }
 }
 
 /// What a cluster message means for the supervisor.
@@ -147,9 +179,9 @@ impl Cluster {
     }
 
     /// Starts following a worker; the receiver counts its `listening` servers.
-    pub fn register(&self, id: u32, ipc: IpcSender) -> watch::Receiver<u32> {
+    pub fn register(&self, id: u32, ipc: IpcSender, round_robin: bool) -> watch::Receiver<u32> {
         let (listening, rx) = watch::channel(0);
-        self.workers.lock().unwrap().insert(id, Worker { ipc, listening });
+        self.workers.lock().unwrap().insert(id, Worker { ipc, listening, round_robin });
         rx
     }
 
@@ -164,8 +196,12 @@ impl Cluster {
     }
 
     /// Handles one `NODE_CLUSTER` message from worker `id`.
-    pub fn on_message(&self, id: u32, msg: &Value) -> Option<Notice> {
+    pub fn on_message(self: &Arc<Self>, id: u32, msg: &Value) -> Option<Notice> {
         let seq = msg.get("seq").cloned().unwrap_or(Value::Null);
+        if let (None, Some(ack)) = (msg.get("act"), msg.get("ack").and_then(Value::as_u64)) {
+            self.newconn_reply(id, ack, msg.get("accepted").and_then(Value::as_bool).unwrap_or(false));
+            return None;
+        }
         match msg.get("act").and_then(Value::as_str) {
             Some("online") => return Some(Notice::Online),
             Some("queryServer") => self.query_server(id, msg),
@@ -186,34 +222,51 @@ impl Cluster {
         None
     }
 
-    fn query_server(&self, id: u32, q: &Value) {
+    fn query_server(self: &Arc<Self>, id: u32, q: &Value) {
         let key = handle_key(q);
         let ack = q.get("seq").cloned().unwrap_or(Value::Null);
+        let is_udp = q.get("addressType").is_some_and(Value::is_string);
+        let round_robin = !is_udp && self.workers.lock().unwrap().get(&id).is_some_and(|w| w.round_robin);
+        let fail = |errno: i64| json!({"cmd": "NODE_CLUSTER", "errno": errno, "key": key, "ack": ack, "data": null, "seq": self.next_seq()});
         let mut handles = self.handles.lock().unwrap();
         if !handles.contains_key(&key) {
-            match bind(q) {
-                Ok((socket, kind, unix_path)) => {
-                    let data = q.get("data").cloned().unwrap_or(Value::Null);
-                    handles.insert(key.clone(), Shared { socket, kind, data, workers: HashSet::new(), unix_path });
+            let bound = bind(q).and_then(|(socket, kind, unix_path)| {
+                let rr = if round_robin { Some(self.listen(&key, &socket, unix_path.is_some()).map_err(|e| errno_of(&e))?) } else { None };
+                Ok(Shared { socket, rr, kind, data: q.get("data").cloned().unwrap_or(Value::Null), workers: HashSet::new(), unix_path })
+            });
+            match bound {
+                Ok(shared) => {
+                    handles.insert(key.clone(), shared);
                 }
                 Err(errno) => {
                     drop(handles);
                     daemon_log!("cluster: cannot bind {key}: errno {errno}");
-                    let msg = json!({"cmd": "NODE_CLUSTER", "errno": errno, "key": key, "ack": ack, "data": null, "seq": self.next_seq()});
-                    return self.reply(id, msg);
+                    return self.reply(id, fail(errno));
                 }
             }
         }
         let shared = handles.get_mut(&key).expect("inserted above");
+        shared.workers.insert(id);
+        if let Some(rr) = &mut shared.rr {
+            // Round robin: no socket for the worker, only what `server.address()` reports.
+            let mut reply = json!({"cmd": "NODE_CLUSTER", "errno": null, "key": key, "ack": ack, "data": shared.data, "seq": self.next_seq()});
+            if let Ok(addr) = Socket::from(shared.socket.try_clone().expect("dup")).local_addr() {
+                if let Some(a) = addr.as_socket() {
+                    reply["sockname"] = json!({"address": a.ip().to_string(), "family": if a.is_ipv4() { "IPv4" } else { "IPv6" }, "port": a.port()});
+                }
+            }
+            rr.free.push_back(id);
+            drop(handles);
+            self.reply(id, reply);
+            return self.distribute(&key);
+        }
         let copy = match shared.socket.try_clone() {
             Ok(fd) => fd,
             Err(e) => {
-                let msg = json!({"cmd": "NODE_CLUSTER", "errno": errno_of(&e), "key": key, "ack": ack, "data": null, "seq": self.next_seq()});
                 drop(handles);
-                return self.reply(id, msg);
+                return self.reply(id, fail(errno_of(&e)));
             }
         };
-        shared.workers.insert(id);
         let msg = json!({
             "cmd": "NODE_HANDLE",
             "type": shared.kind,
@@ -225,21 +278,100 @@ impl Cluster {
         }
     }
 
+    /// Listens on a round-robin handle and accepts on the daemon's event loop.
+    fn listen(self: &Arc<Self>, key: &str, socket: &OwnedFd, unix: bool) -> std::io::Result<RoundRobin> {
+        let listener = Socket::from(socket.try_clone()?);
+        listener.listen(511)?;
+        let listener = if unix {
+            Listener::Unix(tokio::net::UnixListener::from_std(std::os::unix::net::UnixListener::from(OwnedFd::from(listener)))?)
+        } else {
+            Listener::Tcp(tokio::net::TcpListener::from_std(std::net::TcpListener::from(OwnedFd::from(listener)))?)
+        };
+        let cluster = Arc::downgrade(self);
+        let key = key.to_string();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok(conn) = listener.accept().await else { continue };
+                let Some(cluster) = cluster.upgrade() else { return };
+                if let Some(rr) = cluster.handles.lock().unwrap().get_mut(&key).and_then(|h| h.rr.as_mut()) {
+                    rr.pending.push_back(conn);
+                }
+                cluster.distribute(&key);
+            }
+        });
+        Ok(RoundRobin { accept: Some(task.abort_handle()), ..Default::default() })
+    }
+
+    /// Hands pending connections to free workers, one in flight per worker.
+    fn distribute(&self, key: &str) {
+        loop {
+            let mut handles = self.handles.lock().unwrap();
+            let Some(rr) = handles.get_mut(key).and_then(|h| h.rr.as_mut()) else { return };
+            if rr.pending.is_empty() || rr.free.is_empty() {
+                return;
+            }
+            let (worker, conn) = (rr.free.pop_front().expect("checked"), rr.pending.pop_front().expect("checked"));
+            let Ok(ours) = conn.try_clone() else { continue };
+            let seq = self.next_seq();
+            rr.in_flight.insert(seq, (worker, ours));
+            drop(handles);
+            let msg = json!({"cmd": "NODE_HANDLE", "type": "net.Native", "msg": {"cmd": "NODE_CLUSTER", "act": "newconn", "key": key, "seq": seq}});
+            if let Some(w) = self.workers.lock().unwrap().get(&worker) {
+                let _ = w.ipc.send_handle(&msg, conn);
+            }
+        }
+    }
+
+    /// A worker's answer to `newconn`: free again; a refused connection goes to another.
+    fn newconn_reply(&self, id: u32, seq: u64, accepted: bool) {
+        let mut handles = self.handles.lock().unwrap();
+        let Some((key, rr)) = handles.iter_mut().find_map(|(k, h)| h.rr.as_mut().filter(|rr| rr.in_flight.contains_key(&seq)).map(|rr| (k.clone(), rr))) else { return };
+        let (_, ours) = rr.in_flight.remove(&seq).expect("found above");
+        if !accepted {
+            rr.pending.push_front(ours);
+        }
+        rr.free.push_back(id);
+        drop(handles);
+        self.distribute(&key);
+    }
+
     /// Takes worker `id` off one handle (or all), closing sockets no worker holds any more.
+    /// A round-robin connection it never answered for goes to another worker.
     fn leave(&self, id: u32, only: Option<&str>) {
         let mut handles = self.handles.lock().unwrap();
         let mut emptied = Vec::new();
+        let mut redistribute = Vec::new();
         for (key, shared) in handles.iter_mut() {
-            if only.is_none_or(|k| k == key) && shared.workers.remove(&id) && shared.workers.is_empty() {
+            if only.is_some_and(|k| k != key) || !shared.workers.remove(&id) {
+                continue;
+            }
+            if let Some(rr) = &mut shared.rr {
+                rr.free.retain(|w| *w != id);
+                let orphaned: Vec<u64> = rr.in_flight.iter().filter(|(_, (w, _))| *w == id).map(|(s, _)| *s).collect();
+                for seq in orphaned {
+                    if let Some((_, conn)) = rr.in_flight.remove(&seq) {
+                        rr.pending.push_front(conn);
+                    }
+                }
+                redistribute.push(key.clone());
+            }
+            if shared.workers.is_empty() {
                 emptied.push(key.clone());
             }
         }
         for key in emptied {
             if let Some(shared) = handles.remove(&key) {
+                if let Some(accept) = shared.rr.as_ref().and_then(|rr| rr.accept.as_ref()) {
+                    accept.abort();
+                }
                 if let Some(path) = shared.unix_path {
                     let _ = std::fs::remove_file(path);
                 }
             }
+        }
+        drop(handles);
+        for key in redistribute {
+            self.distribute(&key);
         }
     }
 

@@ -104,7 +104,7 @@ pub struct Daemon {
     pub settings: Settings,
     pub table: Mutex<ProcessTable>,
     pub bus: bus::Bus,
-    pub cluster: cluster::Cluster,
+    pub cluster: Arc<cluster::Cluster>,
     pub cron: cron::CronJobs,
     pub watchers: watch::Watchers,
     /// Bumped by `reloadLogs`: log writers reopen their files when it changes.

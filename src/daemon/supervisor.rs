@@ -122,7 +122,8 @@ impl Daemon {
             match ipc::attach(stream, move |msg| daemon.on_app_message(pm_id, generation, worker_id, msg), on_close) {
                 Ok(tx) => {
                     if let Some(id) = worker_id {
-                        p.worker = Some((id, self.cluster.register(id, tx.clone())));
+                        let rr = spec.env.get("NODE_CLUSTER_SCHED_POLICY").and_then(Value::as_str) == Some("rr");
+                        p.worker = Some((id, self.cluster.register(id, tx.clone(), rr)));
                     }
                     p.ipc = Some(tx);
                 }
