@@ -1,0 +1,28 @@
+'use strict'
+// The two implementations measured side by side. Both are loaded by the name a user would
+// require: `pm2` resolves to this package (self-reference through "exports"), `pm2-original`
+// to the original pm2 installed as a devDependency alias.
+
+const path = require('path')
+
+const ROOT = path.resolve(__dirname, '..', '..')
+
+const IMPLS = {
+  rs: { key: 'rs', label: 'pm2-rs', request: 'pm2' },
+  orig: { key: 'orig', label: 'pm2', request: 'pm2-original' },
+}
+
+function modulePath(key) {
+  return require.resolve(IMPLS[key].request, { paths: [ROOT] })
+}
+
+function load(key) {
+  return require(modulePath(key))
+}
+
+function version(key) {
+  const request = `${IMPLS[key].request}/package.json`
+  return require(require.resolve(request, { paths: [ROOT] })).version
+}
+
+module.exports = { ROOT, IMPLS, KEYS: Object.keys(IMPLS), modulePath, load, version }
