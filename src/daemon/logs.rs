@@ -7,7 +7,11 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use std::os::fd::OwnedFd;
+
+thread_local! {
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 64 * 1024]);
+}
 
 use super::crash_report::Tail;
 use super::log_format::LineFormat;
@@ -157,42 +161,52 @@ impl LogSink {
 /// Copies one pipe into its sink until the app closes it; the last lines of a crashing app
 /// are read before EOF, so none are lost. While `listening()`, complete lines also go to
 /// `on_line` (the bus), in order. Returns the end of the output when `keep_tail` is set.
-pub async fn pump<R, L, F>(mut pipe: R, mut sink: LogSink, epoch: Arc<AtomicU64>, keep_tail: bool, listening: L, mut on_line: F) -> Tail
+pub async fn pump<L, F>(pipe: OwnedFd, mut sink: LogSink, epoch: Arc<AtomicU64>, keep_tail: bool, listening: L, mut on_line: F) -> Tail
 where
-    R: AsyncRead + Unpin,
     L: Fn() -> bool,
     F: FnMut(&[u8]),
 {
-    // Small per app (there may be a thousand); a busy app is simply read more often.
-    let mut buf = vec![0u8; 16 * 1024];
     let mut partial: Vec<u8> = Vec::new();
     let mut tail = Tail::default();
+    let Ok(pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(pipe) else { return tail };
     loop {
-        let n = match pipe.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        let chunk = &buf[..n];
-        sink.write(chunk, &epoch);
-        if keep_tail {
-            tail.push(chunk);
+        if pipe.readable().await.is_err() {
+            break;
         }
-        if !listening() {
-            partial.clear();
-            continue;
-        }
-        let mut rest = chunk;
-        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
-            if partial.is_empty() {
-                on_line(&rest[..=i]);
-            } else {
-                partial.extend_from_slice(&rest[..=i]);
-                on_line(&partial);
-                partial.clear();
+        // Read into the thread's one buffer: a thousand idle apps cost no buffers.
+        let done = READ_BUF.with_borrow_mut(|buf| {
+            let n = match pipe.try_read(buf) {
+                Ok(0) => return true,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+                Err(_) => return true,
+            };
+            let chunk = &buf[..n];
+            sink.write(chunk, &epoch);
+            if keep_tail {
+                tail.push(chunk);
             }
-            rest = &rest[i + 1..];
+            if !listening() {
+                partial.clear();
+                return false;
+            }
+            let mut rest = chunk;
+            while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+                if partial.is_empty() {
+                    on_line(&rest[..=i]);
+                } else {
+                    partial.extend_from_slice(&rest[..=i]);
+                    on_line(&partial);
+                    partial.clear();
+                }
+                rest = &rest[i + 1..];
+            }
+            partial.extend_from_slice(rest);
+            false
+        });
+        if done {
+            break;
         }
-        partial.extend_from_slice(rest);
     }
     if !partial.is_empty() && listening() {
         on_line(&partial);

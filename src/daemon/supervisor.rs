@@ -152,8 +152,8 @@ impl Daemon {
             let paths = [spec.instance_log(main, pm_id), spec.instance_log(&spec.log_file, pm_id)];
             LogSink::open(paths.into_iter().flatten().collect(), epoch, self.log_options(&spec, pm_id, kind))
         };
-        self.pump_logs(spawned.stdout, sink(&spec.out_file, "out"), "log:out", origin.clone(), false);
-        self.pump_logs(spawned.stderr, sink(&spec.error_file, "err"), "log:err", origin, spec.is_node());
+        self.pump_logs(spawned.stdout.into_owned_fd(), sink(&spec.out_file, "out"), "log:out", origin.clone(), false);
+        self.pump_logs(spawned.stderr.into_owned_fd(), sink(&spec.error_file, "err"), "log:err", origin, spec.is_node());
 
         // A first memory reading once the program has loaded, before the monitor's next round.
         let daemon = self.clone();
@@ -209,10 +209,8 @@ impl Daemon {
 
     /// Copies a pipe to its files and, while someone listens, to the bus. For Node apps'
     /// stderr, a fatal exception report at its end becomes `process:exception`.
-    fn pump_logs<R>(self: &Arc<Self>, pipe: R, sink: LogSink, event: &'static str, origin: Value, report_crash: bool)
-    where
-        R: tokio::io::AsyncRead + Unpin + Send + 'static,
-    {
+    fn pump_logs(self: &Arc<Self>, pipe: std::io::Result<std::os::fd::OwnedFd>, sink: LogSink, event: &'static str, origin: Value, report_crash: bool) {
+        let Ok(pipe) = pipe else { return daemon_log!("cannot read the output of an app: {}", origin) };
         let daemon = self.clone();
         let epoch = self.log_epoch.clone();
         tokio::spawn(async move {
