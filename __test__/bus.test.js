@@ -14,24 +14,11 @@ const { spawn } = require('node:child_process');
 const {
   IS_ORIGINAL, implPath, sandbox, call, waitFor, withTimeout, sleep, isAlive, killPid, apps,
   releaseOriginalSockets,
+  openBus, closeBus,
 } = require('./helpers');
 
 const TEST_TIMEOUT = 60000;
 
-// Opens a bus on `pm2` and closes it when the test ends, whichever implementation.
-async function openBus(t, pm2) {
-  const bus = await withTimeout(call(pm2, 'launchBus'), 20000, 'launchBus');
-  t.after(() => closeBus(bus));
-  return bus;
-}
-
-function closeBus(bus) {
-  try {
-    const r = bus.close();
-    if (r && typeof r.then === 'function') return withTimeout(r, 5000, 'bus.close').catch(() => {});
-  } catch { /* already closed */ }
-  return undefined;
-}
 
 // Every call of a handler registered on `pattern`, as its argument list.
 function record(bus, pattern) {

@@ -376,7 +376,24 @@ function runChild(cmd, args, { cwd, env, timeout = 15000, input } = {}) {
   });
 }
 
+// Opens a bus on `pm2` and closes it when the test ends, whichever implementation.
+async function openBus(t, pm2) {
+  const bus = await withTimeout(call(pm2, 'launchBus'), 20000, 'launchBus');
+  t.after(() => closeBus(bus));
+  return bus;
+}
+
+function closeBus(bus) {
+  try {
+    const r = bus.close();
+    if (r && typeof r.then === 'function') return withTimeout(r, 5000, 'bus.close').catch(() => {});
+  } catch { /* already closed */ }
+  return undefined;
+}
+
 module.exports = {
+  openBus,
+  closeBus,
   ROOT,
   IS_ORIGINAL,
   impl,

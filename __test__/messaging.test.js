@@ -14,23 +14,11 @@ const { spawn } = require('node:child_process');
 
 const {
   IS_ORIGINAL, implPath, sandbox, call, waitFor, withTimeout, sleep, isAlive, errText, readFileEventually, apps,
+  openBus, closeBus,
 } = require('./helpers');
 
 const TEST_TIMEOUT = 60000;
 
-async function openBus(t, pm2) {
-  const bus = await withTimeout(call(pm2, 'launchBus'), 20000, 'launchBus');
-  t.after(() => closeBus(bus));
-  return bus;
-}
-
-function closeBus(bus) {
-  try {
-    const r = bus.close();
-    if (r && typeof r.then === 'function') return withTimeout(r, 5000, 'bus.close').catch(() => {});
-  } catch { /* already closed */ }
-  return undefined;
-}
 
 // The original's trigger() opens a bus of its own and never closes it; close it so the
 // test process can exit once the daemon is gone. Nothing to do for the implementation
