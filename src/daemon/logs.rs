@@ -85,19 +85,23 @@ impl LogSink {
         }
     }
 
-    /// Writes, rotating first once a file has reached `max_size`, always at the end of a
-    /// line: the line in progress is finished in the old file.
-    fn write_rotating(&mut self, bytes: &[u8], epoch: &AtomicU64) {
-        if !self.needs_rotation() {
-            return self.write_raw(bytes);
-        }
-        match bytes.iter().position(|&b| b == b'\n') {
-            Some(i) => {
-                self.write_raw(&bytes[..=i]);
-                self.rotate(epoch);
-                self.write_raw(&bytes[i + 1..]);
+    /// Writes, rotating whenever a file reaches `max_size`, always at the end of a line: the
+    /// line that crosses the limit is finished in the old file.
+    fn write_rotating(&mut self, mut bytes: &[u8], epoch: &AtomicU64) {
+        let Some(max) = self.options.rotation.as_ref().map(|r| r.max_size) else { return self.write_raw(bytes) };
+        while !bytes.is_empty() {
+            let size = self.files.iter().flatten().filter_map(|f| f.metadata().ok()).map(|m| m.len()).max().unwrap_or(0);
+            let room = max.saturating_sub(size) as usize;
+            if bytes.len() <= room {
+                return self.write_raw(bytes);
             }
-            None => self.write_raw(bytes),
+            // The first line end at or past the limit; without one, the line is unfinished.
+            let Some(cut) = bytes[room.min(bytes.len())..].iter().position(|&b| b == b'\n').map(|j| room + j) else {
+                return self.write_raw(bytes);
+            };
+            self.write_raw(&bytes[..=cut]);
+            self.rotate(epoch);
+            bytes = &bytes[cut + 1..];
         }
     }
 
@@ -129,11 +133,6 @@ impl LogSink {
             Some(_) => {}
             None => self.failing = false,
         }
-    }
-
-    fn needs_rotation(&self) -> bool {
-        let Some(rotation) = &self.options.rotation else { return false };
-        self.files.iter().flatten().any(|f| f.metadata().map(|m| m.len() >= rotation.max_size).unwrap_or(false))
     }
 
     fn rotate(&mut self, epoch: &AtomicU64) {
