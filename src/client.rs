@@ -100,18 +100,10 @@ impl Connection {
     pub async fn wait_daemon_exit(&self, limit: Duration) {
         let deadline = tokio::time::Instant::now() + limit;
         let in_process = self.daemon_pid == std::process::id();
-        let gone = || !self.is_alive() && (in_process || !process_exists(self.daemon_pid));
+        let gone = || !self.is_alive() && (in_process || !crate::daemon::tree::is_alive(self.daemon_pid));
         while !gone() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-    }
-}
-
-/// A pid that is running (a zombie counts as gone).
-fn process_exists(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
     }
 }
 

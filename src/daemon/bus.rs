@@ -62,10 +62,6 @@ impl Bus {
     }
 }
 
-pub fn now() -> u64 {
-    super::now_ms()
-}
-
 /// `{event, manually, process, at}`, with `process` the process description's `pm2_env`
 /// minus `env`, as pm2 sends it.
 pub fn process_event(event: &str, manually: bool, mut description: Value) -> Value {
@@ -73,5 +69,5 @@ pub fn process_event(event: &str, manually: bool, mut description: Value) -> Val
     if let Value::Object(m) = &mut env {
         m.remove("env");
     }
-    json!({"event": event, "manually": manually, "process": env, "at": now()})
+    json!({"event": event, "manually": manually, "process": env, "at": super::now_ms()})
 }

@@ -68,13 +68,6 @@ impl Listener {
     }
 }
 
-/// What a cluster message means for the supervisor.
-#[derive(Debug, PartialEq)]
-pub enum Notice {
-    /// The worker finished its setup (pm2's "online").
-    Online,
-}
-
 #[derive(Default)]
 pub struct Cluster {
     handles: Mutex<HashMap<String, Shared>>,
@@ -196,14 +189,12 @@ impl Cluster {
     }
 
     /// Handles one `NODE_CLUSTER` message from worker `id`.
-    pub fn on_message(self: &Arc<Self>, id: u32, msg: &Value) -> Option<Notice> {
+    pub fn on_message(self: &Arc<Self>, id: u32, msg: &Value) {
         let seq = msg.get("seq").cloned().unwrap_or(Value::Null);
         if let (None, Some(ack)) = (msg.get("act"), msg.get("ack").and_then(Value::as_u64)) {
-            self.newconn_reply(id, ack, msg.get("accepted").and_then(Value::as_bool).unwrap_or(false));
-            return None;
+            return self.newconn_reply(id, ack, msg.get("accepted").and_then(Value::as_bool).unwrap_or(false));
         }
         match msg.get("act").and_then(Value::as_str) {
-            Some("online") => return Some(Notice::Online),
             Some("queryServer") => self.query_server(id, msg),
             Some("listening") => {
                 if let Some(w) = self.workers.lock().unwrap().get(&id) {
@@ -219,7 +210,6 @@ impl Cluster {
             Some("exitedAfterDisconnect") => self.reply(id, json!({"cmd": "NODE_CLUSTER", "ack": seq, "seq": self.next_seq()})),
             _ => {}
         }
-        None
     }
 
     fn query_server(self: &Arc<Self>, id: u32, q: &Value) {
@@ -385,11 +375,6 @@ impl Cluster {
     /// finish, and exits.
     pub fn disconnect(&self, id: u32) {
         self.reply(id, json!({"cmd": "NODE_CLUSTER", "act": "disconnect", "seq": self.next_seq()}));
-    }
-
-    /// Sockets currently held for workers (for tests and diagnostics).
-    pub fn open_handles(&self) -> usize {
-        self.handles.lock().unwrap().len()
     }
 }
 

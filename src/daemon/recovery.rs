@@ -21,8 +21,7 @@ fn table_file(d: &Daemon) -> std::path::PathBuf {
 
 /// When a pid's process started (clock ticks since boot): tells a pid from its reuse.
 pub fn start_time(pid: u32) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    text[text.rfind(')')? + 2..].split_whitespace().nth(19)?.parse().ok()
+    tree::stat_fields(pid)?.split_whitespace().nth(19)?.parse().ok()
 }
 
 fn snapshot(d: &Daemon) -> Vec<u8> {

@@ -3,10 +3,16 @@
 
 use std::collections::{HashMap, HashSet};
 
+/// The fields of `/proc/<pid>/stat` after the command name, which may hold spaces and
+/// parentheses: 0 state, 1 ppid, 11 utime, 12 stime, 19 starttime, 21 rss (pages).
+pub fn stat_fields(pid: u32) -> Option<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(text[text.rfind(')')? + 2..].to_string())
+}
+
 /// `(state, ppid)` of a pid.
 fn stat(pid: u32) -> Option<(char, u32)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &text[text.rfind(')')? + 2..];
+    let rest = stat_fields(pid)?;
     let mut fields = rest.split_whitespace();
     let state = fields.next()?.chars().next()?;
     let ppid = fields.next()?.parse().ok()?;
