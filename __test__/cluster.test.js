@@ -606,6 +606,43 @@ test('reload(name) under continuous requests: no failed request, rolling one at 
   for (const pid of seen.keys()) assert.ok(newPids.includes(pid), `answer from a stale pid ${pid}`);
 });
 
+// Keep-alive HTTP: the server leaves connections open between requests.
+const KEEP_ALIVE_APP = `
+require('http').createServer((req, res) => res.end(String(process.pid))).listen(Number(process.env.PORT));
+`;
+
+test('reload under keep-alive load drops no request, with shared handles and round robin', {
+  skip: IS_ORIGINAL && 'pm2 7.0.4 closes the outgoing worker\'s idle keep-alive connections under its clients',
+}, async (t) => {
+  const { pm2, writeApp } = await sandbox(t);
+  const script = writeApp('keepalive.js', KEEP_ALIVE_APP);
+  await call(pm2, 'connect');
+  for (const policy of ['shared', 'rr']) {
+    const port = await freePort();
+    const env = { PORT: String(port) };
+    if (policy === 'rr') env.NODE_CLUSTER_SCHED_POLICY = 'rr';
+    await call(pm2, 'start', { script, name: `ka-${policy}`, exec_mode: 'cluster', instances: 2, env });
+    const before = (await allOnline(pm2, `ka-${policy}`, 2)).map((p) => p.pid);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+    t.after(() => agent.destroy());
+    await waitFor(async () => (await httpGet({ host: '127.0.0.1', port }).catch(() => ({}))).status === 200,
+      { message: `${policy}: nothing answers` });
+    const load = loadLoop({ host: '127.0.0.1', port, agent }, 8);
+    t.after(() => load.stop());
+    await waitFor(() => load.ok >= 100, { message: `${policy}: no answers before reload` });
+
+    await call(pm2, 'reload', `ka-${policy}`);
+    const okAtReload = load.ok;
+    await waitFor(() => load.ok >= okAtReload + 100, { message: `${policy}: no answers after reload` });
+    await load.stop();
+    assert.deepEqual(load.failures, [], `${policy}: ${load.failures.length} failed of ${load.ok + load.failures.length}`);
+    const after = (await allOnline(pm2, `ka-${policy}`, 2)).map((p) => p.pid);
+    assert.ok(after.every((pid) => !before.includes(pid)), `${policy}: every worker replaced`);
+    await waitFor(() => before.every((pid) => !isAlive(pid)), { message: `${policy}: old workers still alive` });
+    await call(pm2, 'delete', `ka-${policy}`);
+  }
+});
+
 test('reload with wait_ready: each old worker stops only after its replacement sent ready', async (t) => {
   const { pm2, dir, writeApp } = await sandbox(t);
   const script = writeApp('http.js', HTTP_APP);

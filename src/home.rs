@@ -48,6 +48,10 @@ impl Home {
     pub fn dump_file(&self) -> PathBuf {
         self.root.join("dump.pm2")
     }
+    /// The script cluster workers preload so that a reload can drain them.
+    pub fn cluster_drain_script(&self) -> PathBuf {
+        self.root.join("cluster-drain.js")
+    }
 
     /// Creates `PM2_HOME` (0700), `logs/` and `pids/`.
     pub fn ensure(&self) -> std::io::Result<()> {

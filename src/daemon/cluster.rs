@@ -5,16 +5,17 @@
 //! the data path. An app whose environment sets `NODE_CLUSTER_SCHED_POLICY=rr` gets Node's
 //! round-robin policy instead: the daemon listens and hands each accepted connection to
 //! the next free worker. Because the socket lives in the daemon while any worker of the
-//! key is alive, a rolling reload never closes it.
+//! key is alive, a rolling reload never closes it. Before an old worker is disconnected it
+//! drains (see `cluster_drain.js`), so keep-alive clients move to the new worker unharmed.
 
 use serde_json::{json, Value};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::watch;
 
 use super::ipc::IpcSender;
@@ -50,7 +51,14 @@ struct Worker {
     ipc: IpcSender,
     listening: watch::Sender<u32>,
     round_robin: bool,
+    /// Started with the drain script; set to true when it reports no connection left.
+    drained: Option<watch::Sender<bool>>,
+    /// Gets no more round-robin connections.
+    draining: bool,
 }
+
+/// What cluster workers preload; see the file itself.
+const DRAIN_SCRIPT: &str = include_str!("cluster_drain.js");
 
 /// A round-robin handle's listening socket; accepted connections are non-blocking, as
 /// Node requires of every descriptor it receives.
@@ -74,6 +82,7 @@ pub struct Cluster {
     workers: Mutex<HashMap<u32, Worker>>,
     next_worker: AtomicU32,
     seq: AtomicU64,
+    drain_script: OnceLock<Option<PathBuf>>,
 }
 
 /// A field as a JavaScript template string renders it (`null`, `undefined`, `3000`).
@@ -171,10 +180,33 @@ impl Cluster {
         self.next_worker.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    /// Starts following a worker; the receiver counts its `listening` servers.
-    pub fn register(&self, id: u32, ipc: IpcSender, round_robin: bool) -> watch::Receiver<u32> {
+    /// The drain script under `PM2_HOME`, written once per daemon; None if it cannot be.
+    pub fn drain_script(&self, path: &Path) -> Option<&Path> {
+        self.drain_script
+            .get_or_init(|| {
+                if std::fs::read_to_string(path).is_ok_and(|s| s == DRAIN_SCRIPT) {
+                    return Some(path.to_path_buf());
+                }
+                // Written aside and renamed: a worker starting now never reads half a file.
+                let tmp = path.with_extension(format!("js.{}", std::process::id()));
+                match std::fs::write(&tmp, DRAIN_SCRIPT).and_then(|_| std::fs::rename(&tmp, path)) {
+                    Ok(()) => Some(path.to_path_buf()),
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&tmp);
+                        daemon_log!("cannot write {}: {e}; reloads will not drain keep-alive connections", path.display());
+                        None
+                    }
+                }
+            })
+            .as_deref()
+    }
+
+    /// Starts following a worker; the receiver counts its `listening` servers. `drains`:
+    /// it was started with the drain script.
+    pub fn register(&self, id: u32, ipc: IpcSender, round_robin: bool, drains: bool) -> watch::Receiver<u32> {
         let (listening, rx) = watch::channel(0);
-        self.workers.lock().unwrap().insert(id, Worker { ipc, listening, round_robin });
+        let drained = drains.then(|| watch::channel(false).0);
+        self.workers.lock().unwrap().insert(id, Worker { ipc, listening, round_robin, drained, draining: false });
         rx
     }
 
@@ -314,13 +346,16 @@ impl Cluster {
 
     /// A worker's answer to `newconn`: free again; a refused connection goes to another.
     fn newconn_reply(&self, id: u32, seq: u64, accepted: bool) {
+        let draining = self.workers.lock().unwrap().get(&id).is_some_and(|w| w.draining);
         let mut handles = self.handles.lock().unwrap();
         let Some((key, rr)) = handles.iter_mut().find_map(|(k, h)| h.rr.as_mut().filter(|rr| rr.in_flight.contains_key(&seq)).map(|rr| (k.clone(), rr))) else { return };
         let (_, ours) = rr.in_flight.remove(&seq).expect("found above");
         if !accepted {
             rr.pending.push_front(ours);
         }
-        rr.free.push_back(id);
+        if !draining {
+            rr.free.push_back(id);
+        }
         drop(handles);
         self.distribute(&key);
     }
@@ -375,6 +410,32 @@ impl Cluster {
     /// finish, and exits.
     pub fn disconnect(&self, id: u32) {
         self.reply(id, json!({"cmd": "NODE_CLUSTER", "act": "disconnect", "seq": self.next_seq()}));
+    }
+
+    /// Asks worker `id` to drain and deals it no more connections. The receiver turns true
+    /// once it has no connection left; None if the worker cannot drain.
+    pub fn drain(&self, id: u32) -> Option<watch::Receiver<bool>> {
+        let drained = {
+            let mut workers = self.workers.lock().unwrap();
+            let w = workers.get_mut(&id)?;
+            w.draining = true;
+            let drained = w.drained.as_ref()?.subscribe();
+            let _ = w.ipc.send(&json!({"cmd": "NODE_PM2_DRAIN"}));
+            drained
+        };
+        for shared in self.handles.lock().unwrap().values_mut() {
+            if let Some(rr) = &mut shared.rr {
+                rr.free.retain(|w| *w != id);
+            }
+        }
+        Some(drained)
+    }
+
+    /// The drain script of worker `id` reports that its last connection closed.
+    pub fn drained(&self, id: u32) {
+        if let Some(tx) = self.workers.lock().unwrap().get(&id).and_then(|w| w.drained.as_ref()) {
+            tx.send_replace(true);
+        }
     }
 }
 

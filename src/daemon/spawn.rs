@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
+use std::path::Path;
 use std::process::Stdio;
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 
@@ -35,8 +36,9 @@ fn rejections_configured(spec: &AppSpec, env: &Map<String, Value>) -> bool {
         || env.get("NODE_OPTIONS").and_then(Value::as_str).is_some_and(|o| o.contains("--unhandled-rejections"))
 }
 
-/// Spawns the app with exactly `env` (plus the channel variables for Node apps).
-pub fn spawn(spec: &AppSpec, env: &Map<String, Value>, die_with_parent: bool) -> std::io::Result<Spawned> {
+/// Spawns the app with exactly `env` (plus the channel variables for Node apps); a Node
+/// app loads `preload` first.
+pub fn spawn(spec: &AppSpec, env: &Map<String, Value>, preload: Option<&Path>, die_with_parent: bool) -> std::io::Result<Spawned> {
     let mut cmd = if spec.interpreter == "none" {
         Command::new(&spec.exec_path)
     } else {
@@ -44,6 +46,9 @@ pub fn spawn(spec: &AppSpec, env: &Map<String, Value>, die_with_parent: bool) ->
         if spec.is_node() && !rejections_configured(spec, env) {
             // As under pm2, an unhandled rejection is reported, not fatal.
             c.arg("--unhandled-rejections=warn");
+        }
+        if let Some(script) = preload.filter(|_| spec.is_node()) {
+            c.arg("--require").arg(script);
         }
         c.args(&spec.node_args);
         c.arg(&spec.exec_path);

@@ -22,6 +22,10 @@ use super::restart::{self, Decision};
 use super::{crash_report, ipc, monitor, now_ms, spawn, tree, Daemon};
 use crate::config::AppSpec;
 
+/// How long a reload lets an old cluster worker drain before disconnecting it: keep-alive
+/// clients that send a request within it get `Connection: close` and move on unharmed.
+const DRAIN_LIMIT: Duration = Duration::from_secs(1);
+
 impl Daemon {
     /// Adds `spec.instances` new entries; starts them unless `autostart` is false.
     pub fn create(self: &Arc<Self>, spec: AppSpec) -> Result<Vec<u32>, String> {
@@ -83,7 +87,8 @@ impl Daemon {
         if let Some(id) = worker_id {
             env.insert("NODE_UNIQUE_ID".into(), json!(id.to_string()));
         }
-        let spawned = match spawn::spawn(&spec, &env, self.settings.in_process) {
+        let preload = worker_id.and_then(|_| self.cluster.drain_script(&self.home.cluster_drain_script()));
+        let spawned = match spawn::spawn(&spec, &env, preload, self.settings.in_process) {
             Ok(s) => s,
             Err(e) => {
                 p.status = Status::Errored;
@@ -123,7 +128,7 @@ impl Daemon {
                 Ok(tx) => {
                     if let Some(id) = worker_id {
                         let rr = spec.env.get("NODE_CLUSTER_SCHED_POLICY").and_then(Value::as_str) == Some("rr");
-                        p.worker = Some((id, self.cluster.register(id, tx.clone(), rr)));
+                        p.worker = Some((id, self.cluster.register(id, tx.clone(), rr, preload.is_some())));
                     }
                     p.ipc = Some(tx);
                 }
@@ -258,8 +263,10 @@ impl Daemon {
     /// A message from an app's IPC channel, handled as pm2's fork mode does.
     fn on_app_message(&self, pm_id: u32, generation: u64, worker: Option<u32>, msg: Value) {
         if let Some(cmd) = msg.get("cmd").and_then(Value::as_str).filter(|c| c.starts_with("NODE_")) {
-            if let (Some(id), "NODE_CLUSTER") = (worker, cmd) {
-                self.cluster.on_message(id, &msg);
+            match (worker, cmd) {
+                (Some(id), "NODE_CLUSTER") => self.cluster.on_message(id, &msg),
+                (Some(id), "NODE_PM2_DRAINED") => self.cluster.drained(id),
+                _ => {}
             }
             return;
         }
@@ -542,8 +549,9 @@ impl Daemon {
         self.table_changed();
     }
 
-    /// Stops a replaced process: a cluster worker is asked to disconnect (it stops
-    /// accepting and finishes its requests), then SIGINT, then SIGKILL.
+    /// Stops a replaced process: a cluster worker drains (until its connections are gone,
+    /// at most `DRAIN_LIMIT`), then is asked to disconnect (it stops accepting and finishes
+    /// its requests), then SIGINT, then SIGKILL.
     async fn retire(&self, spec: &AppSpec, pid: u32, worker: Option<u32>, channel: Option<ipc::IpcSender>) {
         let grace = Duration::from_millis(spec.kill_timeout.unwrap_or(self.settings.kill_timeout));
         let escaped = tree::descendants(pid);
@@ -556,7 +564,12 @@ impl Daemon {
         };
         let signal = spec.kill_signal.as_deref().and_then(|s| crate::config::signal_named(s).ok()).unwrap_or(self.settings.kill_signal);
         match (worker, channel) {
-            (Some(id), _) => self.cluster.disconnect(id),
+            (Some(id), _) => {
+                if let Some(mut drained) = self.cluster.drain(id) {
+                    let _ = tokio::time::timeout(grace.min(DRAIN_LIMIT), drained.wait_for(|d| *d)).await;
+                }
+                self.cluster.disconnect(id)
+            }
             (None, Some(tx)) if spec.shutdown_with_message => drop(tx.send(&json!("shutdown"))),
             _ => drop(kill(Pid::from_raw(-(pid as i32)), signal)),
         }
