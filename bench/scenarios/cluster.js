@@ -1,29 +1,36 @@
 'use strict'
-// Cluster mode: requests/s through 2 workers of an HTTP app under steady load, then the
-// failed requests while reload('all') replaces the workers under that load.
+// Cluster mode: requests/s through the workers of an HTTP app under steady keep-alive load,
+// next to Node's own cluster primary running the same workers (the floor), then the failed
+// requests while reload('all') replaces the workers under that load.
 
 const load = require('../lib/load')
-const { appPath } = require('../lib/spawn')
+const { appPath, runApp, killChild } = require('../lib/spawn')
 
 const CLUSTER_METRICS = ['rps', 'reloadMs', 'reloadFailed']
 
 module.exports = {
-  title: 'Cluster (2 workers)',
+  title: 'Cluster (4 workers)',
   rounds: { quick: 1, full: 2 },
-  maxSeconds: { quick: 30, full: 45 },
-  pairSeconds: { quick: 6, full: 20 }, // both implementations' first round, on 2 cores
-  timeoutMs: { quick: 30000, full: 60000 }, // a round that takes longer is stopped: a hang
+  maxSeconds: { quick: 40, full: 60 },
+  pairSeconds: { quick: 10, full: 30 }, // both implementations' first round, on 2 cores
+  timeoutMs: { quick: 40000, full: 90000 }, // a round that takes longer is stopped: a hang
   sizes: {
-    quick: { loadMs: 1000, concurrency: 8 },
-    full: { loadMs: 5000, concurrency: 16 },
+    quick: { workers: 4, loadMs: 1000, concurrency: 8 },
+    full: { workers: 4, loadMs: 5000, concurrency: 16 },
   },
   metrics: [
-    { id: 'rps', label: (s) => `requests/s, keep-alive, ${s.concurrency} concurrent`, unit: 'rate' },
+    { id: 'floorRps', label: (s) => `floor: Node's own cluster primary, requests/s, keep-alive, ${s.concurrency} concurrent`, unit: 'rate' },
+    { id: 'rps', label: (s) => `requests/s through the daemon, keep-alive, ${s.concurrency} concurrent`, unit: 'rate' },
+    { id: 'rpsOfFloor', label: "requests/s / Node's own primary", unit: 'x', needs: ['rps'], derive: (m) => m.rps.value / m.floorRps.value, target: { min: 1 } },
     { id: 'reloadMs', label: "reload('all') under load", unit: 'ms' },
     { id: 'reloadFailed', label: 'failed requests during reload', unit: 'count', agg: 'sum', target: { max: 0 } },
   ],
 
   async run(ctx) {
+    // Node's primary before and after the process manager's turn: neither gets the warmer
+    // machine (or load generator) of the two.
+    await measureFloor(ctx)
+
     const s = ctx.session()
     await s.connect()
     const port = await load.freePort()
@@ -32,30 +39,53 @@ module.exports = {
         script: appPath('http.js'),
         name: 'web',
         exec_mode: 'cluster',
-        instances: 2,
+        instances: ctx.size.workers,
         env: { BENCH_HTTP_PORT: String(port), BENCH_TAG: ctx.workdir },
       })
     )
-    if (!started) return
-    await load.waitUp(port)
-    await s.list()
+    if (started) {
+      await load.waitUp(port)
+      await s.list()
+      const steady = await steadyLoad(port, ctx)
+      ctx.record('rps', steady.ok / steady.seconds)
+      if (steady.failed) ctx.note(`${steady.failed} requests failed under steady load`)
 
-    // Warm-up, then steady load.
-    await runFor(load.start(port, ctx.size.concurrency), 500, ctx)
-    const steady = await runFor(load.start(port, ctx.size.concurrency), ctx.size.loadMs, ctx)
-    ctx.record('rps', steady.ok / steady.seconds)
-    if (steady.failed) ctx.note(`${steady.failed} requests failed under steady load`)
-
-    const during = load.start(port, ctx.size.concurrency)
-    await ctx.sleep(300)
-    const reload = await ctx.optional(['reloadMs', 'reloadFailed'], () => s.timed('reload', 'all'))
-    await ctx.sleep(500)
-    const r = await during.stop()
-    if (!reload) return
-    ctx.record('reloadMs', reload.ms)
-    ctx.record('reloadFailed', r.failed)
-    await s.list()
+      const during = load.start(port, ctx.size.concurrency)
+      await ctx.sleep(300)
+      const reload = await ctx.optional(['reloadMs', 'reloadFailed'], () => s.timed('reload', 'all'))
+      await ctx.sleep(500)
+      const r = await during.stop()
+      if (reload) {
+        ctx.record('reloadMs', reload.ms)
+        ctx.record('reloadFailed', r.failed)
+      }
+      await s.list()
+      await s.call('delete', 'all')
+    }
+    await measureFloor(ctx)
   },
+}
+
+// Warm-up, then steady load; resolves with the load's counts.
+async function steadyLoad(port, ctx) {
+  await runFor(load.start(port, ctx.size.concurrency), 500, ctx)
+  return runFor(load.start(port, ctx.size.concurrency), ctx.size.loadMs, ctx)
+}
+
+async function measureFloor(ctx) {
+  const port = await load.freePort()
+  const primary = runApp('node-primary.js', {
+    tag: ctx.workdir,
+    env: { BENCH_HTTP_PORT: String(port), BENCH_WORKERS: String(ctx.size.workers) },
+    pids: ctx.pids,
+  })
+  try {
+    await load.waitUp(port)
+    const floor = await steadyLoad(port, ctx)
+    ctx.record('floorRps', floor.ok / floor.seconds)
+  } finally {
+    killChild(primary)
+  }
 }
 
 async function runFor(running, ms, ctx) {
