@@ -82,6 +82,18 @@ impl Response {
     }
 }
 
+/// The frame of a `Response` whose result is the JSON text `result`.
+pub fn encode_json_result(id: u64, result: &[u8]) -> Vec<u8> {
+    let head = format!("{{\"id\":{id},\"result\":");
+    let len = head.len() + result.len() + 1;
+    let mut out = Vec::with_capacity(len + 4);
+    out.extend_from_slice(&(len as u32).to_be_bytes());
+    out.extend_from_slice(head.as_bytes());
+    out.extend_from_slice(result);
+    out.push(b'}');
+    out
+}
+
 /// Pushed by the daemon to a subscribed connection (`subscribe`); carries no request id.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {

@@ -11,7 +11,21 @@ use super::{logs, Daemon};
 use crate::config::{self, StartContext};
 use crate::protocol::PACKAGE_VERSION;
 
-pub async fn dispatch(d: &Arc<Daemon>, method: &str, params: Value) -> Result<Value, String> {
+/// A request's result: a value, or JSON text already (descriptions, the bulk of `list()`).
+pub enum Answer {
+    Value(Value),
+    Json(Vec<u8>),
+}
+
+pub async fn dispatch(d: &Arc<Daemon>, method: &str, params: Value) -> Result<Answer, String> {
+    match method {
+        "list" => Ok(Answer::Json(list(d))),
+        "describe" => Ok(Answer::Json(describe(d, &params))),
+        _ => values(d, method, params).await.map(Answer::Value),
+    }
+}
+
+async fn values(d: &Arc<Daemon>, method: &str, params: Value) -> Result<Value, String> {
     match method {
         "ping" => Ok(json!({"msg": "pong"})),
         "getVersion" => Ok(json!(PACKAGE_VERSION)),
@@ -22,8 +36,6 @@ pub async fn dispatch(d: &Arc<Daemon>, method: &str, params: Value) -> Result<Va
         "scale" => scale(d, &params).await,
         "delete" => each(d, &params, Action::Delete).await,
         "reset" => reset(d, &params),
-        "list" => Ok(list(d)),
-        "describe" => Ok(describe(d, &params)),
         "getProcessIdByName" => Ok(ids_by_name(d, &params)),
         "getPID" => Ok(pids(d, &params)),
         "flush" => flush(d, &params),
@@ -58,14 +70,32 @@ fn descriptions(d: &Daemon, ids: &[u32]) -> Value {
     Value::Array(ids.iter().filter_map(|id| table.get(*id)).map(|p| p.describe(&d.home)).collect())
 }
 
-fn list(d: &Daemon) -> Value {
+/// Descriptions of `ids` as a JSON array.
+fn descriptions_json(d: &Daemon, ids: Option<&[u32]>) -> Vec<u8> {
     let table = d.table.lock().unwrap();
-    Value::Array(table.iter().map(|p| p.describe(&d.home)).collect())
+    let procs: Vec<_> = match ids {
+        Some(ids) => ids.iter().filter_map(|id| table.get(*id)).collect(),
+        None => table.iter().collect(),
+    };
+    let mut out = Vec::with_capacity(8 * 1024 * procs.len() + 2);
+    out.push(b'[');
+    for (i, p) in procs.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        p.write_description(&d.home, &mut out);
+    }
+    out.push(b']');
+    out
 }
 
-fn describe(d: &Daemon, params: &Value) -> Value {
+fn list(d: &Daemon) -> Vec<u8> {
+    descriptions_json(d, None)
+}
+
+fn describe(d: &Daemon, params: &Value) -> Vec<u8> {
     let ids = Target::from_params(params).and_then(|t| d.table.lock().unwrap().select(&t)).unwrap_or_default();
-    descriptions(d, &ids)
+    descriptions_json(d, Some(&ids))
 }
 
 fn select(d: &Daemon, params: &Value) -> Result<Vec<u32>, String> {

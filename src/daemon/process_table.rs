@@ -76,7 +76,14 @@ pub struct Proc {
     pub axm_monitor: Map<String, Value>,
     pub axm_options: Map<String, Value>,
     /// The part of the description that only changes with the spec, built once.
-    described: std::sync::OnceLock<Map<String, Value>>,
+    described: std::sync::OnceLock<StaticDescription>,
+}
+
+/// `pm2_env` without the keys that change while the app runs, as a map and as JSON text
+/// (without its closing brace), so that `list()` copies bytes instead of building values.
+struct StaticDescription {
+    env: Map<String, Value>,
+    text: Vec<u8>,
 }
 
 impl Proc {
@@ -149,7 +156,7 @@ impl Proc {
 
     /// pm2 flattens the environment onto `pm2_env`, then lays the options and its own
     /// variables over it; `env` holds the environment with pm2's variables.
-    fn static_description(&self, home: &Home) -> &Map<String, Value> {
+    fn static_description(&self, home: &Home) -> &StaticDescription {
         self.described.get_or_init(|| {
             let s = &self.spec;
             let vars = self.pm2_vars(home);
@@ -168,15 +175,18 @@ impl Proc {
             }
             p.insert("username".into(), json!(username()));
             p.insert("env".into(), Value::Object(env));
-            p
+            for k in self.changing_env().keys() {
+                p.remove(k);
+            }
+            let mut text = serde_json::to_vec(&p).expect("a map serialises");
+            text.pop(); // the closing brace: the changing keys follow
+            StaticDescription { env: p, text }
         })
     }
 
-    /// The process description pm2's `list()` / `describe()` return.
-    pub fn describe(&self, home: &Home) -> Value {
-        let s = &self.spec;
-        let mut p = self.static_description(home).clone();
-        let running = self.status.is_running() || self.status == Status::Stopping;
+    /// The keys of `pm2_env` that change while the app runs.
+    fn changing_env(&self) -> Map<String, Value> {
+        let mut p = Map::new();
         p.insert("status".into(), json!(self.status.as_str()));
         p.insert("pm_uptime".into(), json!(self.pm_uptime));
         p.insert("created_at".into(), json!(self.created_at));
@@ -192,14 +202,47 @@ impl Proc {
         p.insert("axm_monitor".into(), Value::Object(self.axm_monitor.clone()));
         p.insert("axm_options".into(), Value::Object(self.axm_options.clone()));
         p.insert("axm_dynamic".into(), json!({}));
+        p
+    }
+
+    /// The description without `pm2_env`.
+    fn head(&self) -> Map<String, Value> {
+        let running = self.status.is_running() || self.status == Status::Stopping;
         let monit = if running { self.monit } else { Monit::default() };
-        json!({
-            "pid": if running { self.pid.unwrap_or(0) } else { 0 },
-            "name": s.name,
-            "pm_id": self.pm_id,
-            "monit": {"memory": monit.memory, "cpu": (monit.cpu * 10.0).round() / 10.0},
-            "pm2_env": p,
-        })
+        let mut head = Map::new();
+        head.insert("pid".into(), json!(if running { self.pid.unwrap_or(0) } else { 0 }));
+        head.insert("name".into(), json!(self.spec.name));
+        head.insert("pm_id".into(), json!(self.pm_id));
+        head.insert("monit".into(), json!({"memory": monit.memory, "cpu": (monit.cpu * 10.0).round() / 10.0}));
+        head
+    }
+
+    /// The process description pm2's `list()` / `describe()` return.
+    pub fn describe(&self, home: &Home) -> Value {
+        let mut env = self.static_description(home).env.clone();
+        env.extend(self.changing_env());
+        let mut head = self.head();
+        head.insert("pm2_env".into(), Value::Object(env));
+        Value::Object(head)
+    }
+
+    /// `describe()` as JSON text, appended to `out`.
+    pub fn write_description(&self, home: &Home, out: &mut Vec<u8>) {
+        let head = serde_json::to_vec(&self.head()).expect("a map serialises");
+        out.extend_from_slice(&head[..head.len() - 1]);
+        out.extend_from_slice(b",\"pm2_env\":");
+        let fixed = &self.static_description(home).text;
+        out.extend_from_slice(fixed);
+        let mut first = fixed.len() == 1; // "{": nothing before the changing keys
+        for (k, v) in self.changing_env() {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut *out, &k).expect("a string serialises");
+            out.push(b':');
+            serde_json::to_writer(&mut *out, &v).expect("a value serialises");
+        }
+        out.extend_from_slice(b"}}");
     }
 }
 
@@ -330,5 +373,37 @@ impl ProcessTable {
             });
         }
         Ok(ids)
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn description_text_is_the_description() {
+        let dir = std::env::temp_dir().join(format!("pm2rs-describe-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("app.js"), "").unwrap();
+        let home = Home::new(dir.join("home"));
+        let mut env = Map::new();
+        env.insert("PATH".into(), json!("/usr/bin"));
+        // A variable named like a changing key must not appear twice in the text.
+        env.insert("status".into(), json!("from the environment"));
+        let ctx = crate::config::StartContext { cwd: dir.clone(), env, node_path: "/usr/bin/node".into(), env_name: None };
+        let spec = crate::config::normalize(&json!({"script": "app.js", "name": "a"}), &ctx, &home, 1600).unwrap();
+        let mut p = Proc::new(3, Arc::new(spec), 0, 42);
+        p.status = Status::Online;
+        p.pid = Some(1234);
+        p.axm_monitor.insert("m".into(), json!({"value": 1}));
+        let mut text = Vec::new();
+        p.write_description(&home, &mut text);
+        let parsed: Value = serde_json::from_slice(&text).unwrap();
+        assert_eq!(parsed, p.describe(&home));
+        assert_eq!(parsed["pm2_env"]["status"], "online");
+        let once = serde_json::to_string(&p.describe(&home)).unwrap();
+        assert_eq!(String::from_utf8(text).unwrap().matches("\"status\":").count(), once.matches("\"status\":").count());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -62,8 +62,11 @@ async fn connection(daemon: Arc<Daemon>, stream: UnixStream) {
         let writer = writer.clone();
         tokio::spawn(async move {
             let is_kill = req.method == "kill";
-            let result = handlers::dispatch(&daemon, &req.method, req.params).await;
-            let frame = protocol::encode(&Response::from_result(req.id, result));
+            let frame = match handlers::dispatch(&daemon, &req.method, req.params).await {
+                Ok(handlers::Answer::Json(text)) => protocol::encode_json_result(req.id, &text),
+                Ok(handlers::Answer::Value(v)) => protocol::encode(&Response::from_result(req.id, Ok(v))),
+                Err(e) => protocol::encode(&Response::from_result(req.id, Err(e))),
+            };
             {
                 let mut w = writer.lock().await;
                 let _ = w.write_all(&frame).await;
