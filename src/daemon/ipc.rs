@@ -68,15 +68,14 @@ where
     // ACK/NACK replies pass everything queued, as in Node.
     let urgent = urgent_tx;
     tokio::spawn(async move {
+        // What has been read and not handled yet; empty (and unallocated) while idle.
         let mut pending: Vec<u8> = Vec::new();
         let mut fds: std::collections::VecDeque<OwnedFd> = Default::default();
-        let mut buf = vec![0u8; 16 * 1024];
         loop {
-            let n = match read_some(&stream, &mut buf, &mut fds).await {
+            match read_more(&stream, &mut pending, &mut fds).await {
                 Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            pending.extend_from_slice(&buf[..n]);
+                Ok(_) => {}
+            }
             let mut start = 0;
             while let Some(i) = pending[start..].iter().position(|&b| b == b'\n') {
                 let line = &pending[start..start + i];
@@ -100,6 +99,9 @@ where
                 }
             }
             pending.drain(..start);
+            if pending.is_empty() {
+                pending = Vec::new();
+            }
         }
         on_close();
     });
@@ -167,12 +169,17 @@ fn replace_lone_surrogates(s: &str) -> String {
 }
 
 /// One `recvmsg`: bytes into `buf`, received descriptors onto `fds`.
-async fn read_some(stream: &UnixStream, buf: &mut [u8], fds: &mut std::collections::VecDeque<OwnedFd>) -> std::io::Result<usize> {
+/// Appends what the channel has to `pending` (descriptors to `fds`); 0 at its end.
+async fn read_more(stream: &UnixStream, pending: &mut Vec<u8>, fds: &mut std::collections::VecDeque<OwnedFd>) -> std::io::Result<usize> {
+    const CHUNK: usize = 16 * 1024;
     let raw = stream.as_raw_fd();
     loop {
         stream.readable().await?;
+        // Room is made only once there is something to read: an idle channel holds no buffer.
+        let filled = pending.len();
+        pending.resize(filled + CHUNK, 0);
         let got = stream.try_io(Interest::READABLE, || {
-            let mut iov = [IoSliceMut::new(buf)];
+            let mut iov = [IoSliceMut::new(&mut pending[filled..])];
             let mut space = nix::cmsg_space!([RawFd; 64]);
             let msg = recvmsg::<()>(raw, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC).map_err(std::io::Error::from)?;
             if let Ok(cmsgs) = msg.cmsgs() {
@@ -185,6 +192,7 @@ async fn read_some(stream: &UnixStream, buf: &mut [u8], fds: &mut std::collectio
             }
             Ok(msg.bytes)
         });
+        pending.truncate(filled + *got.as_ref().unwrap_or(&0));
         match got {
             Ok(n) => return Ok(n),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
@@ -309,17 +317,18 @@ mod tests {
 
         theirs.set_nonblocking(true).unwrap();
         let peer = UnixStream::from_std(theirs).unwrap();
-        let mut buf = vec![0u8; 4096];
+        let mut buf = Vec::new();
         let mut fds = Default::default();
-        let n = read_some(&peer, &mut buf, &mut fds).await.unwrap();
-        assert!(std::str::from_utf8(&buf[..n]).unwrap().starts_with("{\"cmd\":\"NODE_HANDLE\""));
+        read_more(&peer, &mut buf, &mut fds).await.unwrap();
+        assert!(std::str::from_utf8(&buf).unwrap().starts_with("{\"cmd\":\"NODE_HANDLE\""));
         assert_eq!(fds.len(), 1, "the descriptor came with the message");
         // Nothing else is sent before the ACK.
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        assert!(peer.try_read(&mut buf).is_err());
+        assert!(peer.try_read(&mut [0u8; 64]).is_err());
         write_all(&peer, b"{\"cmd\":\"NODE_HANDLE_ACK\"}\n{\"hello\":true}\n", None).await.unwrap();
-        let n = read_some(&peer, &mut buf, &mut fds).await.unwrap();
-        assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), "{\"n\":2}\n");
+        buf.clear();
+        read_more(&peer, &mut buf, &mut fds).await.unwrap();
+        assert_eq!(std::str::from_utf8(&buf).unwrap(), "{\"n\":2}\n");
         assert_eq!(rx.recv().await.unwrap(), serde_json::json!({"hello": true}));
     }
 }

@@ -75,15 +75,9 @@ pub struct Proc {
     pub axm_actions: Vec<Value>,
     pub axm_monitor: Map<String, Value>,
     pub axm_options: Map<String, Value>,
-    /// The part of the description that only changes with the spec, built once.
-    described: std::sync::OnceLock<StaticDescription>,
-}
-
-/// `pm2_env` without the keys that change while the app runs, as a map and as JSON text
-/// (without its closing brace), so that `list()` copies bytes instead of building values.
-struct StaticDescription {
-    env: Map<String, Value>,
-    text: Vec<u8>,
+    /// `pm2_env` without the keys that change while the app runs, as JSON text without its
+    /// closing brace: built once per spec, so that `list()` copies bytes instead of values.
+    described: std::sync::OnceLock<Vec<u8>>,
 }
 
 impl Proc {
@@ -156,7 +150,7 @@ impl Proc {
 
     /// pm2 flattens the environment onto `pm2_env`, then lays the options and its own
     /// variables over it; `env` holds the environment with pm2's variables.
-    fn static_description(&self, home: &Home) -> &StaticDescription {
+    fn static_description(&self, home: &Home) -> &[u8] {
         self.described.get_or_init(|| {
             let s = &self.spec;
             let vars = self.pm2_vars(home);
@@ -180,7 +174,7 @@ impl Proc {
             }
             let mut text = serde_json::to_vec(&p).expect("a map serialises");
             text.pop(); // the closing brace: the changing keys follow
-            StaticDescription { env: p, text }
+            text
         })
     }
 
@@ -219,19 +213,17 @@ impl Proc {
 
     /// The process description pm2's `list()` / `describe()` return.
     pub fn describe(&self, home: &Home) -> Value {
-        let mut env = self.static_description(home).env.clone();
-        env.extend(self.changing_env());
-        let mut head = self.head();
-        head.insert("pm2_env".into(), Value::Object(env));
-        Value::Object(head)
+        let mut text = Vec::new();
+        self.write_description(home, &mut text);
+        serde_json::from_slice(&text).expect("descriptions are JSON")
     }
 
-    /// `describe()` as JSON text, appended to `out`.
+    /// The description as JSON text, appended to `out`.
     pub fn write_description(&self, home: &Home, out: &mut Vec<u8>) {
         let head = serde_json::to_vec(&self.head()).expect("a map serialises");
         out.extend_from_slice(&head[..head.len() - 1]);
         out.extend_from_slice(b",\"pm2_env\":");
-        let fixed = &self.static_description(home).text;
+        let fixed = self.static_description(home);
         out.extend_from_slice(fixed);
         let mut first = fixed.len() == 1; // "{": nothing before the changing keys
         for (k, v) in self.changing_env() {
@@ -382,28 +374,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn description_text_is_the_description() {
+    fn description_text_joins_the_fixed_and_the_changing_parts() {
         let dir = std::env::temp_dir().join(format!("pm2rs-describe-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("app.js"), "").unwrap();
         let home = Home::new(dir.join("home"));
         let mut env = Map::new();
         env.insert("PATH".into(), json!("/usr/bin"));
-        // A variable named like a changing key must not appear twice in the text.
+        // A variable named like a changing key: pm2_env's own status wins, and only once.
         env.insert("status".into(), json!("from the environment"));
         let ctx = crate::config::StartContext { cwd: dir.clone(), env, node_path: "/usr/bin/node".into(), env_name: None };
         let spec = crate::config::normalize(&json!({"script": "app.js", "name": "a"}), &ctx, &home, 1600).unwrap();
         let mut p = Proc::new(3, Arc::new(spec), 0, 42);
         p.status = Status::Online;
         p.pid = Some(1234);
+        p.restart_time = 2;
         p.axm_monitor.insert("m".into(), json!({"value": 1}));
+        let d = p.describe(&home);
+        assert_eq!((d["pid"].as_u64(), d["name"].as_str(), d["pm_id"].as_u64()), (Some(1234), Some("a"), Some(3)));
+        let env = &d["pm2_env"];
+        assert_eq!(env["status"], "online");
+        assert_eq!(env["restart_time"], 2);
+        assert_eq!(env["axm_monitor"]["m"]["value"], 1);
+        assert_eq!(env["PATH"], "/usr/bin");
+        assert_eq!(env["env"]["status"], "from the environment");
+        assert_eq!(env["pm_exec_path"], json!(dir.join("app.js").to_string_lossy()));
         let mut text = Vec::new();
         p.write_description(&home, &mut text);
-        let parsed: Value = serde_json::from_slice(&text).unwrap();
-        assert_eq!(parsed, p.describe(&home));
-        assert_eq!(parsed["pm2_env"]["status"], "online");
-        let once = serde_json::to_string(&p.describe(&home)).unwrap();
-        assert_eq!(String::from_utf8(text).unwrap().matches("\"status\":").count(), once.matches("\"status\":").count());
+        // Once in pm2_env, once in pm2_env.env.
+        assert_eq!(String::from_utf8(text).unwrap().matches("\"status\":").count(), 2);
+        // The changing part changes; the cached part stays.
+        p.status = Status::Stopped;
+        assert_eq!(p.describe(&home)["pm2_env"]["status"], "stopped");
+        assert_eq!(p.describe(&home)["pid"], 0);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
