@@ -188,6 +188,12 @@ async fn try_connect(home: &Home, events: Option<EventSink>) -> Result<Option<Co
                     }
                     continue;
                 }
+                if let Some((id, result)) = protocol::successful_result(&frame) {
+                    if let Some(tx) = pending.lock().unwrap().remove(&id) {
+                        let _ = tx.send(Ok(String::from_utf8_lossy(result).into_owned()));
+                    }
+                    continue;
+                }
                 let Ok(resp) = serde_json::from_slice::<RawResponse>(&frame) else { continue };
                 if let Some(tx) = pending.lock().unwrap().remove(&resp.id) {
                     let _ = tx.send(match resp.error {

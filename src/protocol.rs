@@ -166,9 +166,31 @@ pub fn is_event_frame(body: &[u8]) -> bool {
     body.starts_with(b"{\"event\":")
 }
 
+/// `(id, result text)` of a successful response frame, read from its head alone: the
+/// daemon writes `{"id":N,"result":...}` and a large result need not be scanned twice
+/// (JavaScript parses it anyway). None for anything else (errors included).
+pub fn successful_result(body: &[u8]) -> Option<(u64, &[u8])> {
+    let rest = body.strip_prefix(b"{\"id\":")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let id = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+    let result = rest[digits..].strip_prefix(b",\"result\":")?.strip_suffix(b"}")?;
+    Some((id, result))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn results_are_found_from_the_frame_head() {
+        let value = encode(&Response::from_result(12, Ok(serde_json::json!([{"a": "}"}]))));
+        assert_eq!(successful_result(&value[4..]), Some((12, &br#"[{"a":"}"}]"#[..])));
+        let text = encode_json_result(3, b"[1,2]");
+        assert_eq!(successful_result(&text[4..]), Some((3, &b"[1,2]"[..])));
+        let error = encode(&Response::from_result(4, Err("no".into())));
+        assert_eq!(successful_result(&error[4..]), None);
+        assert_eq!(successful_result(br#"{"id":,"result":1}"#), None);
+    }
 
     #[tokio::test]
     async fn frames_round_trip() {
