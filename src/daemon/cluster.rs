@@ -15,7 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 use super::ipc::IpcSender;
@@ -82,7 +82,6 @@ pub struct Cluster {
     workers: Mutex<HashMap<u32, Worker>>,
     next_worker: AtomicU32,
     seq: AtomicU64,
-    drain_script: OnceLock<Option<PathBuf>>,
 }
 
 /// A field as a JavaScript template string renders it (`null`, `undefined`, `3000`).
@@ -174,31 +173,28 @@ fn bind(q: &Value) -> Result<(OwnedFd, &'static str, Option<PathBuf>), i64> {
     }
 }
 
+/// The drain script under `PM2_HOME`, (re)written when it is missing or differs: a
+/// worker whose `--require` names a missing file would not start. None if it cannot be.
+pub fn drain_script(path: &Path) -> Option<PathBuf> {
+    if std::fs::read(path).is_ok_and(|s| s == DRAIN_SCRIPT.as_bytes()) {
+        return Some(path.to_path_buf());
+    }
+    // Written aside and renamed: a worker starting now never reads half a file.
+    let tmp = path.with_extension(format!("js.{}", std::process::id()));
+    match std::fs::write(&tmp, DRAIN_SCRIPT).and_then(|_| std::fs::rename(&tmp, path)) {
+        Ok(()) => Some(path.to_path_buf()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            daemon_log!("cannot write {}: {e}; reloads will not drain keep-alive connections", path.display());
+            None
+        }
+    }
+}
+
 impl Cluster {
     /// Ids for `NODE_UNIQUE_ID`, unique for the daemon's life, from 1 as in Node.
     pub fn new_worker_id(&self) -> u32 {
         self.next_worker.fetch_add(1, Ordering::Relaxed) + 1
-    }
-
-    /// The drain script under `PM2_HOME`, written once per daemon; None if it cannot be.
-    pub fn drain_script(&self, path: &Path) -> Option<&Path> {
-        self.drain_script
-            .get_or_init(|| {
-                if std::fs::read_to_string(path).is_ok_and(|s| s == DRAIN_SCRIPT) {
-                    return Some(path.to_path_buf());
-                }
-                // Written aside and renamed: a worker starting now never reads half a file.
-                let tmp = path.with_extension(format!("js.{}", std::process::id()));
-                match std::fs::write(&tmp, DRAIN_SCRIPT).and_then(|_| std::fs::rename(&tmp, path)) {
-                    Ok(()) => Some(path.to_path_buf()),
-                    Err(e) => {
-                        let _ = std::fs::remove_file(&tmp);
-                        daemon_log!("cannot write {}: {e}; reloads will not drain keep-alive connections", path.display());
-                        None
-                    }
-                }
-            })
-            .as_deref()
     }
 
     /// Starts following a worker; the receiver counts its `listening` servers. `drains`:
@@ -461,6 +457,20 @@ mod tests {
         let taken = bind(&json!({"address": "127.0.0.1", "port": port, "addressType": 4}));
         assert_eq!(taken.err(), Some(-(libc::EADDRINUSE as i64)));
         assert_eq!(bind(&json!({"address": null, "port": 1, "addressType": 4, "fd": 7})).err(), Some(-(libc::EINVAL as i64)));
+    }
+
+    #[test]
+    fn the_drain_script_is_written_when_missing_or_changed() {
+        let dir = std::env::temp_dir().join(format!("pm2rs-drain-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cluster-drain.js");
+        assert_eq!(drain_script(&path).as_deref(), Some(path.as_path()));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), DRAIN_SCRIPT);
+        std::fs::write(&path, "stale").unwrap();
+        drain_script(&path);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), DRAIN_SCRIPT);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(drain_script(&path), None, "no directory to write in");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use super::logs::{self, LogOptions, LogSink};
 use super::rotate::Rotation;
 use super::process_table::{Proc, Status};
 use super::restart::{self, Decision};
-use super::{crash_report, ipc, monitor, now_ms, spawn, tree, Daemon};
+use super::{cluster, crash_report, ipc, monitor, now_ms, spawn, tree, Daemon};
 use crate::config::AppSpec;
 
 /// How long a reload lets an old cluster worker drain before disconnecting it: keep-alive
@@ -87,8 +87,8 @@ impl Daemon {
         if let Some(id) = worker_id {
             env.insert("NODE_UNIQUE_ID".into(), json!(id.to_string()));
         }
-        let preload = worker_id.and_then(|_| self.cluster.drain_script(&self.home.cluster_drain_script()));
-        let spawned = match spawn::spawn(&spec, &env, preload, self.settings.in_process) {
+        let preload = worker_id.and_then(|_| cluster::drain_script(&self.home.cluster_drain_script()));
+        let spawned = match spawn::spawn(&spec, &env, preload.as_deref(), self.settings.in_process) {
             Ok(s) => s,
             Err(e) => {
                 p.status = Status::Errored;
