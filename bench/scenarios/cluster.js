@@ -11,8 +11,8 @@ const CLUSTER_METRICS = ['rps', 'reloadMs', 'reloadFailed']
 module.exports = {
   title: 'Cluster (4 workers)',
   rounds: { quick: 1, full: 2 },
-  maxSeconds: { quick: 40, full: 60 },
-  pairSeconds: { quick: 10, full: 30 }, // both implementations' first round, on 2 cores
+  maxSeconds: { quick: 40, full: 100 },
+  pairSeconds: { quick: 10, full: 45 }, // both implementations' first round, on 2 cores
   timeoutMs: { quick: 40000, full: 90000 }, // a round that takes longer is stopped: a hang
   sizes: {
     quick: { workers: 4, loadMs: 1000, concurrency: 8 },
