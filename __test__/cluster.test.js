@@ -643,6 +643,36 @@ test('reload under keep-alive load drops no request, with shared handles and rou
   }
 });
 
+// A TCP echo server: its connections never end by themselves.
+const ECHO_APP = `
+require('net').createServer((s) => s.on('data', (d) => s.write(d))).listen(Number(process.env.PORT));
+`;
+
+test('reload with a connection that never closes: the old worker is still replaced, the connection ended', async (t) => {
+  const { pm2, writeApp } = await sandbox(t);
+  const script = writeApp('echo.js', ECHO_APP);
+  const port = await freePort();
+  await call(pm2, 'connect');
+  await call(pm2, 'start', { script, name: 'echo', exec_mode: 'cluster', instances: 1, kill_timeout: 500, env: { PORT: String(port) } });
+  const [before] = await allOnline(pm2, 'echo', 1);
+  let client = null;
+  await waitFor(() => new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port }, () => { client = s; resolve(true); });
+    s.on('error', () => resolve(false));
+  }), { message: 'echo server not accepting' });
+  t.after(() => client.destroy());
+  const ended = new Promise((resolve) => client.on('close', resolve));
+  const echoed = new Promise((resolve) => client.once('data', (d) => resolve(String(d))));
+  client.write('hi');
+  assert.equal(await echoed, 'hi');
+
+  await call(pm2, 'reload', 'echo');
+  const [after] = await allOnline(pm2, 'echo', 1);
+  assert.notEqual(after.pid, before.pid);
+  await waitFor(() => !isAlive(before.pid), { message: 'old worker still alive' });
+  await withTimeout(ended, 10000, 'closing the old worker\'s connection');
+});
+
 test('reload with wait_ready: each old worker stops only after its replacement sent ready', async (t) => {
   const { pm2, dir, writeApp } = await sandbox(t);
   const script = writeApp('http.js', HTTP_APP);
