@@ -49,15 +49,20 @@ impl Client {
 
     /// One request: params and result as JSON text (parsed by JavaScript, which is faster
     /// than building large objects through napi).
-    #[napi]
-    pub async fn call(&self, method: String, params_json: String) -> Result<String> {
-        let conn = self.conn.lock().await.clone().ok_or_else(|| err("Not connected to the PM2 daemon: call connect() first".into()))?;
-        let result = conn.call_raw(&method, &params_json).await.map_err(err)?;
-        if method == "kill" {
-            // Return once the daemon is really gone.
-            conn.wait_daemon_exit(Duration::from_secs(5)).await;
+    /// The request is written before this returns (see `Connection::start_call`).
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn call<'env>(&self, env: &'env Env, method: String, params_json: String) -> Result<PromiseRaw<'env, String>> {
+        // Connected and not connecting: send from this thread.
+        if let Ok(Some(conn)) = self.conn.try_lock().map(|c| c.clone()) {
+            let answer = conn.start_call(&method, &params_json);
+            return env.spawn_future(async move { finish_call(&conn, &method, answer.await).await });
         }
-        Ok(result)
+        let slot = self.conn.clone();
+        env.spawn_future(async move {
+            let conn = slot.lock().await.clone().ok_or_else(|| err("Not connected to the PM2 daemon: call connect() first".into()))?;
+            let answer = conn.call_raw(&method, &params_json).await;
+            finish_call(&conn, &method, answer).await
+        })
     }
 
     #[napi]
@@ -67,6 +72,15 @@ impl Client {
         }
         Ok(())
     }
+}
+
+async fn finish_call(conn: &Connection, method: &str, answer: std::result::Result<String, String>) -> Result<String> {
+    let result = answer.map_err(err)?;
+    if method == "kill" {
+        // Return once the daemon is really gone.
+        conn.wait_daemon_exit(Duration::from_secs(5)).await;
+    }
+    Ok(result)
 }
 
 type EventCallback = ThreadsafeFunction<String, (), String, Status, false>;

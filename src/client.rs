@@ -30,11 +30,26 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 const DAEMON_START_TIMEOUT: Duration = Duration::from_secs(15);
 const LOST: &str = "Lost the connection to the PM2 daemon (it exited or was killed)";
 
+/// The connection's writer, locked (a frame is half written) or to be locked.
+enum WriterGuard {
+    Held(tokio::sync::OwnedMutexGuard<OwnedWriteHalf>),
+    Wait(Arc<tokio::sync::Mutex<OwnedWriteHalf>>),
+}
+
+async fn write_rest(guard: WriterGuard, bytes: &[u8]) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut w = match guard {
+        WriterGuard::Held(g) => g,
+        WriterGuard::Wait(m) => m.lock_owned().await,
+    };
+    w.write_all(bytes).await
+}
+
 /// Results travel as JSON text: most go straight to JavaScript, which parses them faster.
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<String, String>>>>>;
 
 pub struct Connection {
-    writer: tokio::sync::Mutex<OwnedWriteHalf>,
+    writer: Arc<tokio::sync::Mutex<OwnedWriteHalf>>,
     pending: Pending,
     next_id: AtomicU64,
     alive: Arc<AtomicBool>,
@@ -64,6 +79,31 @@ impl Connection {
 
     /// Sends params given as JSON text; answers the result as JSON text.
     pub async fn call_raw(&self, method: &str, params_json: &str) -> Result<String, String> {
+        self.start_call(method, params_json).await
+    }
+
+    /// Sends a request now, on the calling thread, when the socket takes the whole frame
+    /// (the usual case: no thread hop on the way out); the future finishes the write if it
+    /// could not, then resolves with the result as JSON text. Runs on any thread.
+    pub fn start_call(&self, method: &str, params_json: &str) -> impl std::future::Future<Output = Result<String, String>> + Send + 'static {
+        let sent = self.send_now(method, params_json);
+        let pending = self.pending.clone();
+        async move {
+            let (id, rx, unsent) = sent?;
+            if let Some((guard, frame, written)) = unsent {
+                if let Err(e) = write_rest(guard, &frame[written..]).await {
+                    pending.lock().unwrap().remove(&id);
+                    return Err(format!("{LOST}: {e}"));
+                }
+            }
+            rx.await.unwrap_or_else(|_| Err(LOST.into()))
+        }
+    }
+
+    /// Registers the request and writes what the socket takes without waiting; what is left
+    /// to write comes back with the writer's lock (or a lock still to take).
+    #[allow(clippy::type_complexity)]
+    fn send_now(&self, method: &str, params_json: &str) -> Result<(u64, oneshot::Receiver<Result<String, String>>, Option<(WriterGuard, Vec<u8>, usize)>), String> {
         if !self.is_alive() {
             return Err(LOST.into());
         }
@@ -73,15 +113,18 @@ impl Connection {
         let (tx, rx) = oneshot::channel();
         self.pending.lock().unwrap().insert(id, tx);
         let frame = protocol::encode(&RawRequest { id, method, params });
-        {
-            use tokio::io::AsyncWriteExt;
-            let mut w = self.writer.lock().await;
-            if let Err(e) = w.write_all(&frame).await {
+        let Ok(guard) = self.writer.clone().try_lock_owned() else {
+            return Ok((id, rx, Some((WriterGuard::Wait(self.writer.clone()), frame, 0))));
+        };
+        match guard.try_write(&frame) {
+            Ok(n) if n == frame.len() => Ok((id, rx, None)),
+            Ok(n) => Ok((id, rx, Some((WriterGuard::Held(guard), frame, n)))),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok((id, rx, Some((WriterGuard::Held(guard), frame, 0)))),
+            Err(e) => {
                 self.pending.lock().unwrap().remove(&id);
-                return Err(format!("{LOST}: {e}"));
+                Err(format!("{LOST}: {e}"))
             }
         }
-        rx.await.unwrap_or_else(|_| Err(LOST.into()))
     }
 
     /// Closes the connection; requests still in flight get an error.
@@ -213,7 +256,7 @@ async fn try_connect(home: &Home, events: Option<EventSink>) -> Result<Option<Co
             fail_all(&pending);
         }
     });
-    Ok(Some(Connection { writer: tokio::sync::Mutex::new(writer), pending, next_id: AtomicU64::new(1), alive, reader, daemon_pid: theirs.pid }))
+    Ok(Some(Connection { writer: Arc::new(tokio::sync::Mutex::new(writer)), pending, next_id: AtomicU64::new(1), alive, reader, daemon_pid: theirs.pid }))
 }
 
 /// Connects to the daemon of `home`, starting one if none answers. Concurrent first connects
