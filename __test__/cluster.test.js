@@ -643,6 +643,22 @@ test('reload under keep-alive load drops no request, with shared handles and rou
   }
 });
 
+test('cluster workers start and reload when PM2_HOME lies inside an ES module package', async (t) => {
+  const { pm2, home, writeApp } = await sandbox(t);
+  fs.writeFileSync(path.join(home, 'package.json'), JSON.stringify({ type: 'module' }));
+  const script = writeApp('keepalive.js', KEEP_ALIVE_APP);
+  const port = await freePort();
+  await call(pm2, 'connect');
+  await call(pm2, 'start', { script, name: 'esm-home', exec_mode: 'cluster', instances: 2, env: { PORT: String(port) } });
+  const before = (await allOnline(pm2, 'esm-home', 2)).map((p) => p.pid);
+  await waitFor(async () => (await httpGet({ host: '127.0.0.1', port }).catch(() => ({}))).status === 200,
+    { message: 'nothing answers' });
+  await call(pm2, 'reload', 'esm-home');
+  const after = (await allOnline(pm2, 'esm-home', 2)).map((p) => p.pid);
+  assert.ok(after.every((pid) => !before.includes(pid)), 'every worker replaced');
+  assert.equal((await httpGet({ host: '127.0.0.1', port })).status, 200);
+});
+
 // A TCP echo server: its connections never end by themselves.
 const ECHO_APP = `
 require('net').createServer((s) => s.on('data', (d) => s.write(d))).listen(Number(process.env.PORT));

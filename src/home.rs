@@ -48,9 +48,10 @@ impl Home {
     pub fn dump_file(&self) -> PathBuf {
         self.root.join("dump.pm2")
     }
-    /// The script cluster workers preload so that a reload can drain them.
+    /// The script cluster workers preload so that a reload can drain them (`.cjs`: it is
+    /// CommonJS even if `PM2_HOME` lies inside an ES module package).
     pub fn cluster_drain_script(&self) -> PathBuf {
-        self.root.join("cluster-drain.js")
+        self.root.join("cluster-drain.cjs")
     }
 
     /// Creates `PM2_HOME` (0700), `logs/` and `pids/`.

@@ -180,7 +180,7 @@ pub fn drain_script(path: &Path) -> Option<PathBuf> {
         return Some(path.to_path_buf());
     }
     // Written aside and renamed: a worker starting now never reads half a file.
-    let tmp = path.with_extension(format!("js.{}", std::process::id()));
+    let tmp = path.with_extension(format!("cjs.{}", std::process::id()));
     match std::fs::write(&tmp, DRAIN_SCRIPT).and_then(|_| std::fs::rename(&tmp, path)) {
         Ok(()) => Some(path.to_path_buf()),
         Err(e) => {
@@ -463,7 +463,7 @@ mod tests {
     fn the_drain_script_is_written_when_missing_or_changed() {
         let dir = std::env::temp_dir().join(format!("pm2rs-drain-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("cluster-drain.js");
+        let path = dir.join("cluster-drain.cjs");
         assert_eq!(drain_script(&path).as_deref(), Some(path.as_path()));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), DRAIN_SCRIPT);
         std::fs::write(&path, "stale").unwrap();
