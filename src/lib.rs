@@ -11,4 +11,6 @@ pub mod home;
 pub mod protocol;
 pub mod startup;
 
+// Only Node calls these; a test build of the crate would call them unused.
+#[cfg_attr(test, allow(dead_code))]
 mod binding;
