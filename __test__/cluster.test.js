@@ -611,51 +611,56 @@ const KEEP_ALIVE_APP = `
 require('http').createServer((req, res) => res.end(String(process.pid))).listen(Number(process.env.PORT));
 `;
 
+// Starts 2 workers of KEEP_ALIVE_APP named `name` on a free port, once they answer:
+// resolves with the port and their pids.
+async function startKeepAliveApp(pm2, writeApp, name, env = {}) {
+  const script = writeApp('keepalive.js', KEEP_ALIVE_APP);
+  const port = await freePort();
+  await call(pm2, 'start', { script, name, exec_mode: 'cluster', instances: 2, env: { PORT: String(port), ...env } });
+  const pids = (await allOnline(pm2, name, 2)).map((p) => p.pid);
+  await waitFor(async () => (await httpGet({ host: '127.0.0.1', port }).catch(() => ({}))).status === 200,
+    { message: `${name}: nothing answers` });
+  return { port, pids };
+}
+
+// After a reload of `name`: every worker is new and the old ones are gone.
+async function assertReplaced(pm2, name, before) {
+  const after = (await allOnline(pm2, name, 2)).map((p) => p.pid);
+  assert.ok(after.every((pid) => !before.includes(pid)), `${name}: every worker replaced`);
+  await waitFor(() => before.every((pid) => !isAlive(pid)), { message: `${name}: old workers still alive` });
+}
+
 test('reload under keep-alive load drops no request, with shared handles and round robin', {
   skip: IS_ORIGINAL && 'pm2 7.0.4 closes the outgoing worker\'s idle keep-alive connections under its clients',
 }, async (t) => {
   const { pm2, writeApp } = await sandbox(t);
-  const script = writeApp('keepalive.js', KEEP_ALIVE_APP);
   await call(pm2, 'connect');
   for (const policy of ['shared', 'rr']) {
-    const port = await freePort();
-    const env = { PORT: String(port) };
-    if (policy === 'rr') env.NODE_CLUSTER_SCHED_POLICY = 'rr';
-    await call(pm2, 'start', { script, name: `ka-${policy}`, exec_mode: 'cluster', instances: 2, env });
-    const before = (await allOnline(pm2, `ka-${policy}`, 2)).map((p) => p.pid);
+    const name = `ka-${policy}`;
+    const { port, pids } = await startKeepAliveApp(pm2, writeApp, name, policy === 'rr' ? { NODE_CLUSTER_SCHED_POLICY: 'rr' } : {});
     const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
     t.after(() => agent.destroy());
-    await waitFor(async () => (await httpGet({ host: '127.0.0.1', port }).catch(() => ({}))).status === 200,
-      { message: `${policy}: nothing answers` });
     const load = loadLoop({ host: '127.0.0.1', port, agent }, 8);
     t.after(() => load.stop());
-    await waitFor(() => load.ok >= 100, { message: `${policy}: no answers before reload` });
+    await waitFor(() => load.ok >= 100, { message: `${name}: no answers before reload` });
 
-    await call(pm2, 'reload', `ka-${policy}`);
+    await call(pm2, 'reload', name);
     const okAtReload = load.ok;
-    await waitFor(() => load.ok >= okAtReload + 100, { message: `${policy}: no answers after reload` });
+    await waitFor(() => load.ok >= okAtReload + 100, { message: `${name}: no answers after reload` });
     await load.stop();
-    assert.deepEqual(load.failures, [], `${policy}: ${load.failures.length} failed of ${load.ok + load.failures.length}`);
-    const after = (await allOnline(pm2, `ka-${policy}`, 2)).map((p) => p.pid);
-    assert.ok(after.every((pid) => !before.includes(pid)), `${policy}: every worker replaced`);
-    await waitFor(() => before.every((pid) => !isAlive(pid)), { message: `${policy}: old workers still alive` });
-    await call(pm2, 'delete', `ka-${policy}`);
+    assert.deepEqual(load.failures, [], `${name}: ${load.failures.length} failed of ${load.ok + load.failures.length}`);
+    await assertReplaced(pm2, name, pids);
+    await call(pm2, 'delete', name);
   }
 });
 
 test('cluster workers start and reload when PM2_HOME lies inside an ES module package', async (t) => {
   const { pm2, home, writeApp } = await sandbox(t);
   fs.writeFileSync(path.join(home, 'package.json'), JSON.stringify({ type: 'module' }));
-  const script = writeApp('keepalive.js', KEEP_ALIVE_APP);
-  const port = await freePort();
   await call(pm2, 'connect');
-  await call(pm2, 'start', { script, name: 'esm-home', exec_mode: 'cluster', instances: 2, env: { PORT: String(port) } });
-  const before = (await allOnline(pm2, 'esm-home', 2)).map((p) => p.pid);
-  await waitFor(async () => (await httpGet({ host: '127.0.0.1', port }).catch(() => ({}))).status === 200,
-    { message: 'nothing answers' });
+  const { port, pids } = await startKeepAliveApp(pm2, writeApp, 'esm-home');
   await call(pm2, 'reload', 'esm-home');
-  const after = (await allOnline(pm2, 'esm-home', 2)).map((p) => p.pid);
-  assert.ok(after.every((pid) => !before.includes(pid)), 'every worker replaced');
+  await assertReplaced(pm2, 'esm-home', pids);
   assert.equal((await httpGet({ host: '127.0.0.1', port })).status, 200);
 });
 
