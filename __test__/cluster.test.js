@@ -352,7 +352,9 @@ test('instance_var renames NODE_APP_INSTANCE; increment_var counts up from its e
 // ---------------------------------------------------------------------------
 // shared listening sockets
 
-test('shared TCP port: every worker answers on the same port; released after delete', async (t) => {
+// A sandbox running 2 workers of HTTP_APP named `name` on a free port (with `env` on top),
+// both listening; `baseline` is how many sockets the daemon held before the start.
+async function startHttpCluster(t, name, env) {
   const { pm2, home, dir, writeApp } = await sandbox(t);
   const script = writeApp('http.js', HTTP_APP);
   const events = path.join(dir, 'events.log');
@@ -361,12 +363,15 @@ test('shared TCP port: every worker answers on the same port; released after del
   await call(pm2, 'ping');
   const baseline = daemonSocketCount(home);
   await call(pm2, 'start', {
-    script, name: 'http', exec_mode: 'cluster', instances: 2,
-    env: { PORT: String(port), EVENTS_FILE: events, BUSY_MS: '5' },
+    script, name, exec_mode: 'cluster', instances: 2, env: { PORT: String(port), EVENTS_FILE: events, ...env },
   });
-  const procs = await allOnline(pm2, 'http', 2);
-  const pids = procs.map((p) => p.pid);
+  const pids = (await allOnline(pm2, name, 2)).map((p) => p.pid);
   await waitFor(() => pids.every((pid) => hasEvent(events, pid, 'listening')), { message: 'workers not listening' });
+  return { pm2, home, port, pids, baseline };
+}
+
+test('shared TCP port: every worker answers on the same port; released after delete', async (t) => {
+  const { pm2, home, port, pids, baseline } = await startHttpCluster(t, 'http', { BUSY_MS: '5' });
 
   const seen = await collectPids({ host: '127.0.0.1', port }, pids);
   for (const pid of seen.keys()) assert.ok(pids.includes(pid), `answer from unknown pid ${pid}`);
@@ -1017,20 +1022,7 @@ setTimeout(() => process.disconnect(), 200);
 // round robin (beyond pm2's shared handles: Node's policy, chosen per app)
 
 test('NODE_CLUSTER_SCHED_POLICY=rr: the daemon accepts and deals connections to every worker; reload drops none', { skip: IS_ORIGINAL && 'pm2 always uses Node\'s default policy' }, async (t) => {
-  const { pm2, home, dir, writeApp } = await sandbox(t);
-  const script = writeApp('http.js', HTTP_APP);
-  const events = path.join(dir, 'events.log');
-  const port = await freePort();
-  await call(pm2, 'connect');
-  await call(pm2, 'ping');
-  const baseline = daemonSocketCount(home);
-  await call(pm2, 'start', {
-    script, name: 'rr', exec_mode: 'cluster', instances: 2,
-    env: { PORT: String(port), EVENTS_FILE: events, NODE_CLUSTER_SCHED_POLICY: 'rr' },
-  });
-  const procs = await allOnline(pm2, 'rr', 2);
-  const pids = procs.map((p) => p.pid);
-  await waitFor(() => pids.every((pid) => hasEvent(events, pid, 'listening')), { message: 'workers not listening' });
+  const { pm2, home, port, pids, baseline } = await startHttpCluster(t, 'rr', { NODE_CLUSTER_SCHED_POLICY: 'rr' });
   const seen = await collectPids({ host: '127.0.0.1', port }, pids);
   assert.deepEqual([...seen.keys()].sort(), [...pids].sort(), `both workers answer (counts ${JSON.stringify([...seen])})`);
 

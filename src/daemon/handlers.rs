@@ -65,9 +65,9 @@ async fn values(d: &Arc<Daemon>, method: &str, params: Value) -> Result<Value, S
     }
 }
 
+/// Descriptions of `ids` as values, for answers that change them.
 fn descriptions(d: &Daemon, ids: &[u32]) -> Value {
-    let table = d.table.lock().unwrap();
-    Value::Array(ids.iter().filter_map(|id| table.get(*id)).map(|p| p.describe(&d.home)).collect())
+    serde_json::from_slice(&descriptions_json(d, Some(ids))).expect("descriptions are JSON")
 }
 
 /// Descriptions of `ids` as a JSON array.
@@ -380,7 +380,8 @@ fn flush(d: &Daemon, params: &Value) -> Result<Value, String> {
     if everything {
         logs::truncate(&d.home.log_file());
     }
-    Ok(Value::Array(ids.iter().filter_map(|id| table.get(*id)).map(|p| p.describe(&d.home)).collect()))
+    drop(table);
+    Ok(descriptions(d, &ids))
 }
 
 fn parse_signal(v: Option<&Value>) -> Result<Signal, String> {
@@ -400,7 +401,8 @@ fn send_signal(d: &Daemon, params: &Value) -> Result<Value, String> {
             kill(Pid::from_raw(pid as i32), signal).map_err(|e| format!("Cannot send {signal} to process {id}: {e}"))?;
         }
     }
-    Ok(Value::Array(ids.iter().filter_map(|id| table.get(*id)).map(|p| p.describe(&d.home)).collect()))
+    drop(table);
+    Ok(descriptions(d, &ids))
 }
 
 fn send_data(d: &Daemon, params: &Value) -> Result<Value, String> {
