@@ -137,7 +137,7 @@ pub fn default_home() -> String {
 
 #[napi]
 pub fn parse_yaml(text: String) -> Result<Value> {
-    crate::config::parse_yaml(&text).map_err(err)
+    crate::yaml::parse(&text).map_err(err)
 }
 
 #[napi]
@@ -155,4 +155,12 @@ pub fn startup(options: Value) -> Result<Value> {
 pub fn uninstall_startup(options: Value) -> Result<Value> {
     let o: crate::startup::StartupOptions = serde_json::from_value(options).map_err(|e| err(format!("Invalid startup options: {e}")))?;
     crate::startup::uninstall(&o).map_err(err)
+}
+
+/// A date as a log line's prefix shows it (dayjs tokens, local time): `ms` since the epoch.
+#[napi]
+pub fn format_date(format: String, ms: f64) -> String {
+    use chrono::TimeZone;
+    let t = chrono::Local.timestamp_millis_opt(ms as i64).single().unwrap_or_else(chrono::Local::now);
+    crate::daemon::log_format::format_date(&format, &t)
 }

@@ -421,11 +421,6 @@ pub fn apps_of_config(doc: Value) -> Result<Vec<Value>, String> {
     }
 }
 
-/// Parses a YAML config file's text into JSON.
-pub fn parse_yaml(text: &str) -> Result<Value, String> {
-    serde_yaml::from_str::<Value>(text).map_err(|e| format!("Invalid YAML: {e}"))
-}
-
 fn interpreter_for(path: &Path) -> &'static str {
     match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
         "js" | "cjs" | "mjs" => "node",

@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod home;
 pub mod protocol;
 pub mod startup;
+pub mod yaml;
 
 // Only Node calls these; a test build of the crate would call them unused.
 #[cfg_attr(test, allow(dead_code))]
