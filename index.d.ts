@@ -60,7 +60,9 @@ declare namespace pm2 {
     | 'launching'
     | 'errored'
     | 'one-launch-status'
-    | 'waiting restart';
+    | 'waiting restart'
+    /** The spelling of pm2's own typings; the runtime reports `'waiting restart'`. */
+    | 'waiting_restart';
 
   export type Platform =
     | 'ubuntu'
@@ -151,8 +153,8 @@ declare namespace pm2 {
      * Stops every process and kills the daemon. You still have to `disconnect()`
      * afterwards.
      */
-    killDaemon(errback: ErrResultCallback<SuccessResult>): void;
-    killDaemon(): Promise<SuccessResult>;
+    killDaemon(errback: ErrResultCallback<KillResult>): void;
+    killDaemon(): Promise<KillResult>;
 
     /** Alias of `killDaemon`. */
     kill(errback: ErrResultCallback<SuccessResult>): void;
@@ -239,9 +241,9 @@ declare namespace pm2 {
     getProcessIdByName(name: string): Promise<number[]>;
 
     /** The pids of every process, or of the processes with this name. */
-    getPID(errback: ErrResultCallback<number[]>): void;
-    getPID(name: string, errback: ErrResultCallback<number[]>): void;
-    getPID(name?: string): Promise<number[]>;
+    getPID(errback: ErrResultCallback<PidList>): void;
+    getPID(name: string | number | undefined, errback: ErrResultCallback<PidList>): void;
+    getPID(name?: string | number): Promise<PidList>;
 
     /** The version of the running daemon. */
     getVersion(errback: ErrResultCallback<string>): void;
@@ -281,7 +283,8 @@ declare namespace pm2 {
 
     /** Writes `line` followed by a newline to the stdin of a process. */
     sendLineToStdin(pm_id: number | string, line: string, errback: ErrResultCallback): void;
-    sendLineToStdin(pm_id: number | string, line: string): Promise<any>;
+    sendLineToStdin(pm_id: number | string, line: string, separator: string | undefined, errback: ErrResultCallback): void;
+    sendLineToStdin(pm_id: number | string, line: string, separator?: string): Promise<any>;
 
     /**
      * Triggers a custom action exposed by the process(es) `pm_id` (a pm_id, a
@@ -322,6 +325,159 @@ declare namespace pm2 {
     uninstallStartup(platform: Platform, errback: ErrResultCallback): void;
     uninstallStartup(platform: Platform, options: StartupOptions, errback: ErrResultCallback): void;
     uninstallStartup(platform: Platform, options?: StartupOptions): Promise<any>;
+
+    // -- what pm2's CLI prints (also printed here, to this process's stdout) ---
+
+    /** Prints the process list as JSON (`util.inspect` with `debug`) and answers it. */
+    jlist(errback: ErrProcDescsCallback): void;
+    jlist(debug: boolean, errback: ErrProcDescsCallback): void;
+    jlist(debug?: boolean): Promise<ProcessDescription[]>;
+
+    /** Prints what the machine has (cpus, memory, load) and answers it. */
+    slist(errback: ErrResultCallback<SystemInfo>): void;
+    slist(tree: boolean, errback: ErrResultCallback<SystemInfo>): void;
+    slist(tree?: boolean): Promise<SystemInfo>;
+
+    /** What pm2 prints after a CLI action; nothing for a script (returns false). */
+    speedList(code?: number, apps_acted?: unknown[]): false;
+    /** pm2's way out of a CLI command; nothing for a script (returns false). */
+    exitCli(code?: number): false;
+
+    /** Prints the app's `pm2_env` as `key: value` lines and answers it. */
+    env(app_id: string | number, errback: ErrResultCallback<Pm2Env>): void;
+    env(app_id: string | number): Promise<Pm2Env>;
+
+    getProcessIdsByNamespace(namespace: string | number, errback: ErrResultCallback<number[]>): void;
+    getProcessIdsByNamespace(namespace: string | number): Promise<number[]>;
+
+    /** Prints the facts pm2's issue template asks for, and answers them. */
+    report(errback: ErrResultCallback): void;
+    report(): Promise<any>;
+
+    /** Tails the apps' log files to stdout (`<id>|<name> | line`), then returns. */
+    printLogs(id?: string | number, lines?: number, raw?: boolean, timestamp?: string | false, exclusive?: 'out' | 'err' | false): Promise<void>;
+    /** Tails, then streams every new line to stdout until `close()` is called. */
+    streamLogs(id?: string | number, lines?: number, raw?: boolean, timestamp?: string | false, exclusive?: 'out' | 'err' | false, highlight?: string): Promise<LogStream>;
+
+    // -- @pm2/io actions ------------------------------------------------------
+
+    msgProcess(opts: { id?: number; name?: string; msg: string; opts?: unknown }, errback: ErrResultCallback): void;
+    msgProcess(opts: { id?: number; name?: string; msg: string; opts?: unknown }): Promise<any>;
+
+    /** Asks the app's @pm2/io to open the inspector (its `internal:inspect` action). */
+    inspect(app_name: string | number, errback: ErrResultCallback): void;
+    inspect(app_name: string | number): Promise<any>;
+
+    /**
+     * Records a CPU (`'cpu'`) or heap (`'mem'`) profile of every app whose @pm2/io offers
+     * the profiling actions, for `time` ms (default 10000); writes one file per app in cwd.
+     */
+    profile(type: 'cpu' | 'mem', errback: ErrResultCallback<ProfileFile[]>): void;
+    profile(type: 'cpu' | 'mem', time: number | undefined, errback: ErrResultCallback<ProfileFile[]>): void;
+    profile(type: 'cpu' | 'mem', time?: number): Promise<ProfileFile[]>;
+
+    /** This process's stdin goes to the app's stdin, the app's output to stdout, until stdin ends. */
+    attach(pm_id: number | string, errback: ErrCallback): void;
+    attach(pm_id: number | string, separator: string | undefined, errback: ErrCallback): void;
+    attach(pm_id: number | string, separator?: string): Promise<void>;
+
+    // -- generated apps and files -------------------------------------------
+
+    /** Starts a static file server app (`static-page-server-<port>`) over `path` (default cwd). */
+    serve(errback: ErrProcCallback): void;
+    serve(path: string | undefined, errback: ErrProcCallback): void;
+    serve(path: string | undefined, port: number | string | undefined, errback: ErrProcCallback): void;
+    serve(path: string | undefined, port: number | string | undefined, options: ServeOptions | undefined, errback: ErrProcCallback): void;
+    serve(path: string | undefined, port: number | string | undefined, options: ServeOptions | undefined, commander: { name?: string } | undefined, errback: ErrProcCallback): void;
+    serve(path?: string, port?: number | string, options?: ServeOptions, commander?: { name?: string }): Promise<ProcList>;
+
+    /** Writes an `ecosystem.config.js` in cwd (`'simple'`: one app); never replaces one. */
+    generateSample(errback: ErrResultCallback<GeneratedFile>): void;
+    generateSample(mode: 'simple' | string | undefined, errback: ErrResultCallback<GeneratedFile>): void;
+    generateSample(mode?: 'simple' | string): Promise<GeneratedFile>;
+
+    /** Writes a Dockerfile in cwd that runs `script` under pm2 (replaced only with `force`). */
+    generateDockerfile(script: string, errback: ErrResultCallback): void;
+    generateDockerfile(script: string, options: DockerOptions & { mode?: 'development' | 'distribution'; node_version?: string }, errback: ErrResultCallback): void;
+    generateDockerfile(script: string, options?: DockerOptions & { mode?: 'development' | 'distribution'; node_version?: string }): Promise<any>;
+
+    /** Runs pm2-deploy over the config file's `deploy` section: `[env, ...command]`. */
+    deploy(file: string, commands: string[] | string | { rawArgs: string[] }, errback: ErrResultCallback): void;
+    deploy(file: string, commands?: string[] | string | { rawArgs: string[] }): Promise<any>;
+
+    /** dump(true). */
+    autodump(errback: ErrResultCallback<SuccessResult>): void;
+    autodump(): Promise<SuccessResult>;
+
+    remote(command: string, opts: { name?: string | number }, errback: ErrResultCallback): void;
+    remote(command: string, opts: { name?: string | number }): Promise<any>;
+    remoteV2(command: string, opts: { args?: unknown[] }, errback: ErrResultCallback): void;
+    remoteV2(command: string, opts: { args?: unknown[] }): Promise<any>;
+
+    // -- pm2 modules: their configuration (module_conf.json) and pm2-logrotate ------
+
+    /** `'pm2-logrotate'`: rotation is built in, its settings are kept. Other modules: an Error. */
+    install(module_name: string, errback: ErrResultCallback): void;
+    install(module_name: string, options: InstallOptions | undefined, errback: ErrResultCallback): void;
+    install(module_name: string, options?: InstallOptions): Promise<any>;
+
+    uninstall(module_name: string, errback: ErrResultCallback): void;
+    uninstall(module_name: string): Promise<any>;
+
+    deleteModule(module_name: string, errback: ErrCallback): void;
+    deleteModule(module_name: string): Promise<void>;
+
+    /** The whole configuration, a module's (`'pm2-logrotate'`) or one value (`'pm2-logrotate:max_size'`). */
+    get(errback: ErrResultCallback): void;
+    get(key: string | undefined, errback: ErrResultCallback): void;
+    get(key?: string): Promise<any>;
+
+    set(key: string, value: unknown, errback: ErrResultCallback<SuccessResult>): void;
+    set(key: string, value: unknown): Promise<SuccessResult>;
+
+    /** `'key1 value1 key2 value2'`. */
+    multiset(values: string, errback: ErrResultCallback<SuccessResult>): void;
+    multiset(values: string): Promise<SuccessResult>;
+
+    /** A key, or `'all'` for everything. */
+    unset(key: string, errback: ErrResultCallback<SuccessResult>): void;
+    unset(key: string): Promise<SuccessResult>;
+
+    /** conf(key, value) sets, conf(key) gets. */
+    conf(key: string, errback: ErrResultCallback): void;
+    conf(key: string, value: unknown, errback: ErrResultCallback): void;
+    conf(key: string, value?: unknown): Promise<any>;
+
+    // -- not supported: each fails with an Error saying why and what to use instead --
+
+    launchSysMonitoring(errback?: ErrCallback): Promise<never> | void;
+    dashboard(errback?: ErrCallback): Promise<never> | void;
+    monit(errback?: ErrCallback): Promise<never> | void;
+    boilerplate(errback?: ErrCallback): Promise<never> | void;
+    autoinstall(errback?: ErrCallback): Promise<never> | void;
+    deepUpdate(errback?: ErrCallback): Promise<never> | void;
+    dockerMode(script: string, options?: unknown, mode?: string, errback?: ErrCallback): Promise<never> | void;
+    logrotate(...args: unknown[]): Promise<never> | void;
+    pullAndReload(process_name: string, errback?: ErrCallback): Promise<never> | void;
+    pullAndRestart(process_name: string, errback?: ErrCallback): Promise<never> | void;
+    pullCommitId(process_name: string, commit_id: string, errback?: ErrCallback): Promise<never> | void;
+    forward(process_name: string, errback?: ErrCallback): Promise<never> | void;
+    backward(process_name: string, errback?: ErrCallback): Promise<never> | void;
+    link(...args: unknown[]): Promise<never> | void;
+    unlink(errback?: ErrCallback): Promise<never> | void;
+    linkManagement(...args: unknown[]): Promise<never> | void;
+    plus(...args: unknown[]): Promise<never> | void;
+    openDashboard(errback?: ErrCallback): Promise<never> | void;
+    agentInfos(errback?: ErrCallback): Promise<never> | void;
+    killAgent(errback?: ErrCallback): Promise<never> | void;
+    minimumSetup(...args: unknown[]): Promise<never> | void;
+    clearSetup(...args: unknown[]): Promise<never> | void;
+    monitorState(...args: unknown[]): Promise<never> | void;
+    package(module_path: string, errback?: ErrCallback): Promise<never> | void;
+    publish(...args: unknown[]): Promise<never> | void;
+    generateModuleSample(app_name: string, errback?: ErrCallback): Promise<never> | void;
+    launchAll(...args: unknown[]): Promise<never> | void;
+    launchModules(errback?: ErrCallback): Promise<never> | void;
   }
 
   // ---------------------------------------------------------------------------
@@ -335,6 +491,38 @@ declare namespace pm2 {
     pm2_home: string;
     rpc_socket_file: string;
     pub_socket_file: string;
+  }
+
+  /**
+   * What killDaemon answers. Also typed as a `ProcessDescription` because pm2's own
+   * typings declared its errback that way.
+   */
+  export type KillResult = SuccessResult & ProcessDescription;
+
+  /** getPID's pids; also typed as a `Proc` because pm2's own typings declared it so. */
+  export type PidList = number[] & Proc;
+
+  export interface SystemInfo {
+    system: { hostname: string; platform: string; release: string; arch: string; uptime: number };
+    cpu: { model: string; cores: number; load: number[] };
+    mem: { total: number; free: number };
+    processes: number;
+  }
+
+  export interface LogStream {
+    /** Stops streaming (closes the bus it reads). */
+    close(): Promise<void>;
+  }
+
+  export interface ProfileFile {
+    name: string;
+    pm_id: number;
+    file: string;
+  }
+
+  export interface GeneratedFile {
+    success: boolean;
+    file: string;
   }
 
   export interface SuccessResult {

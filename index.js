@@ -164,6 +164,13 @@ class API {
         : defaultHome()
     this.daemon_mode = opts.daemon_mode === undefined ? !opts.independent : Boolean(opts.daemon_mode)
     this.Client = { daemon_mode: this.daemon_mode, pm2_home: this.pm2_home }
+    // pm2's PM2 Plus identity fields: present for scripts that read them, never linked here.
+    this.public_key = opts.public_key || null
+    this.secret_key = opts.secret_key || null
+    this.machine_name = opts.machine_name || null
+    this.gl_interact_infos = null
+    this.gl_is_km_linked = false
+    this.gl_retry = 0
     // Own, bound methods: `import * as pm2 from 'pm2'` copies only own properties, and
     // `const { start } = pm2` loses `this`.
     for (const name of Object.getOwnPropertyNames(API.prototype)) {
@@ -178,6 +185,12 @@ class API {
       for (const dir of ['', 'logs', 'pids']) fs.mkdirSync(path.join(this.pm2_home, dir), { recursive: true, mode: 0o700 })
     } catch (_) {
       // Reported by connect(), where the caller can act on it.
+    }
+    // The `pm2` section of module_conf.json, as pm2 reads it at construction.
+    try {
+      this.pm2_configuration = this._moduleConf().get('pm2')
+    } catch (_) {
+      this.pm2_configuration = {}
     }
   }
 
@@ -227,8 +240,8 @@ class API {
     return { cwd: this.cwd, env, node_path: process.execPath, env_name: typeof envName === 'string' ? envName : null }
   }
 
-  // Loads a config file: JSON, YAML, or JavaScript (only Node can evaluate those).
-  async _loadConfig(file) {
+  // A config file's whole document: JSON, YAML, or JavaScript (only Node can evaluate those).
+  async _readConfigDocument(file) {
     const abs = path.resolve(this.cwd, file)
     let text
     if (!/\.(c|m)?js$/.test(abs)) {
@@ -238,29 +251,33 @@ class API {
         throw new Error(`Cannot read config file ${abs}: ${e.message}`)
       }
     }
-    let doc
     if (/\.json$/.test(abs)) {
       try {
-        doc = JSON.parse(text)
+        return JSON.parse(text)
       } catch (e) {
         throw new Error(`Malformed JSON in config file ${abs}: ${e.message}`)
       }
-    } else if (/\.ya?ml$/.test(abs)) {
+    }
+    if (/\.ya?ml$/.test(abs)) {
       try {
-        doc = nativeAddon().binding.parseYaml(text)
+        return nativeAddon().binding.parseYaml(text)
       } catch (e) {
         throw new Error(`Malformed YAML in config file ${abs}: ${e.message}`)
       }
-    } else {
-      if (!fs.existsSync(abs)) throw new Error(`Config file not found: ${abs}`)
-      if (abs.endsWith('.mjs')) {
-        const mod = await import(pathToFileURL(abs).href)
-        doc = mod.default || mod
-      } else {
-        delete require.cache[require.resolve(abs)]
-        doc = require(abs)
-      }
     }
+    if (!fs.existsSync(abs)) throw new Error(`Config file not found: ${abs}`)
+    if (abs.endsWith('.mjs')) {
+      const mod = await import(pathToFileURL(abs).href)
+      return mod.default || mod
+    }
+    delete require.cache[require.resolve(abs)]
+    return require(abs)
+  }
+
+  // A config file's apps, validated and normalised by the addon.
+  async _loadConfig(file) {
+    const abs = path.resolve(this.cwd, file)
+    const doc = await this._readConfigDocument(file)
     let apps
     try {
       apps = nativeAddon().binding.appsOfConfig(JSON.parse(JSON.stringify(doc)))
@@ -588,15 +605,45 @@ class API {
     return this.disconnect(cb)
   }
 
+  // Stops the daemon and deletes its home, which must hold nothing but what pm2 writes
+  // there: any other directory is refused and left untouched.
   destroy(cb) {
     return settle(cb, async () => {
+      if (this.pm2_home.includes('.pm2')) throw new Error('Destroy is not a allowed method on .pm2')
+      checkIsPm2Home(this.pm2_home)
       await this.killDaemon()
       await this.disconnect()
-      if (/\.pm2/.test(this.pm2_home)) throw new Error(`Refusing to delete ${this.pm2_home}`)
+      checkIsPm2Home(this.pm2_home)
       fs.rmSync(this.pm2_home, { recursive: true, force: true })
     })
   }
 }
+
+// What the daemon and pm2 keep in a home: destroy() deletes nothing else.
+const PM2_HOME_DIRS = new Set(['logs', 'pids', 'modules'])
+const PM2_HOME_FILES = /^(dump\.pm2.*|pm2\.log.*|module_conf\.json|process-table\.json|cluster-drain\.cjs|touch|conf\.js|interaction\.conf|.*\.(sock|pid|lock|log|tmp))$/
+
+function checkIsPm2Home(home) {
+  let entries
+  try {
+    entries = fs.readdirSync(home, { withFileTypes: true })
+  } catch (e) {
+    throw new Error(`Cannot destroy ${home}: ${e.message}`)
+  }
+  const foreign = entries.filter((e) => (e.isDirectory() ? !PM2_HOME_DIRS.has(e.name) : !PM2_HOME_FILES.test(e.name))).map((e) => e.name)
+  const layout = ['logs', 'pids'].every((d) => entries.some((e) => e.isDirectory() && e.name === d))
+  if (foreign.length > 0 || !layout) {
+    const why = foreign.length > 0 ? `it holds ${foreign.slice(0, 5).join(', ')}${foreign.length > 5 ? ', ...' : ''}, which pm2 does not write` : 'it has no logs/ and pids/'
+    throw new Error(`Refusing to destroy ${home}: it is not a pm2 home (${why}); nothing was deleted`)
+  }
+}
+
+// The rest of pm2's API object, one concern per file.
+const helpers = { settle, native: nativeAddon }
+require('./lib/extra')(API, helpers)
+require('./lib/logs')(API, helpers)
+require('./lib/modules')(API, helpers)
+require('./lib/unsupported')(API, helpers)
 
 const pm2 = new API()
 pm2.custom = API

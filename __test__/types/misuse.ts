@@ -73,8 +73,8 @@ pm2.killDaemon((err, result) => {
   void [err, n];
 });
 pm2.list((err, list) => {
-  // @ts-expect-error 'waiting_restart' is not a status (it is 'waiting restart')
-  const waiting = list[0].pm2_env?.status === 'waiting_restart';
+  // @ts-expect-error 'waiting-restart' is not a status ('waiting restart' or pm2's typings' 'waiting_restart')
+  const waiting = list[0].pm2_env?.status === 'waiting-restart';
   void [err, waiting];
 });
 
@@ -87,6 +87,20 @@ async function promiseMisuse(): Promise<void> {
   const list: string = await pm2.list();
   void list;
 }
+
+// the rest of pm2's surface keeps its argument types
+// @ts-expect-error profiles are 'cpu' or 'mem'
+pm2.profile('disk');
+// @ts-expect-error env() needs the app
+pm2.env();
+// @ts-expect-error keys are strings
+pm2.set(42, '10M');
+// @ts-expect-error multiset() takes one "key value ..." string
+pm2.multiset(['pm2-logrotate:max_size', '10M']);
+// @ts-expect-error serve() options are ServeOptions
+pm2.serve('./public', 8080, { spa: 'yes' });
+// @ts-expect-error install() options are InstallOptions
+pm2.install('pm2-logrotate', { tarbal: true });
 
 // the instance properties are typed
 // @ts-expect-error

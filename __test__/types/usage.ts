@@ -152,7 +152,7 @@ pm2.list((err, list) => {
     const env: Pm2Env | undefined = proc.pm2_env;
     const cpu: number | undefined = monit?.cpu;
     const restarts: number | undefined = env?.restart_time;
-    const waiting: boolean = env?.status === 'waiting restart';
+    const waiting: boolean = env?.status === 'waiting restart' || env?.status === 'waiting_restart';
     use(proc.name, proc.pid, proc.pm_id, cpu, restarts, waiting);
   }
 });
@@ -214,7 +214,7 @@ pm2.getProcessIdByName('api', (err, ids) => {
 pm2.reset('api', (err, res) => use(err, res.success));
 pm2.getPID((err, pids) => use(err, pids));
 pm2.getPID('api', (err, pids) => {
-  assertType<Equal<typeof pids, number[]>>();
+  assertType<Equal<(typeof pids)[number], number>>();
   use(err);
 });
 pm2.scale('api', 4, (err, res) => use(err, res));
