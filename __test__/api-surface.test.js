@@ -14,7 +14,7 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 
-const { IS_ORIGINAL, ROOT, sandbox, call, waitFor, withTimeout, errText, readFileEventually, apps } = require('./helpers');
+const { IS_ORIGINAL, ROOT, implPath, sandbox, call, waitFor, readFileEventually, runChild, apps } = require('./helpers');
 
 const TEST_TIMEOUT = 60000;
 const ONLY_OURS = IS_ORIGINAL && 'what this implementation adds or answers differently';
@@ -165,6 +165,30 @@ test('printLogs and streamLogs write the apps\' lines to stdout as `pm2 logs` do
     if (stream) await stream.close();
   }
   assert.match(streamed, /0\|talk\s*\| streamed line\n/);
+});
+
+test("attach sends this process's stdin to the app line by line, until stdin ends", { timeout: TEST_TIMEOUT, skip: ONLY_OURS }, async (t) => {
+  const { pm2, home, dir, writeApp } = await sandbox(t);
+  const got = path.join(dir, 'got.txt');
+  const script = writeApp('echo.js', [
+    "const fs = require('fs');",
+    "require('readline').createInterface({ input: process.stdin }).on('line', (l) => fs.appendFileSync(process.argv[2], l + '\\n'));",
+    'setInterval(() => {}, 1000);',
+    '',
+  ].join('\n'));
+  await call(pm2, 'start', { script, name: 'echo', args: [got] });
+  await online(pm2, 'echo');
+  const attacher = writeApp('attach.js', [
+    `const PM2 = require(${JSON.stringify(implPath())}).custom;`,
+    `const pm2 = new PM2({ pm2_home: ${JSON.stringify(home)} });`,
+    "pm2.attach(0).then(() => pm2.disconnect()).then(() => console.log('detached'), (e) => { console.error(e.message); process.exit(1); });",
+    '',
+  ].join('\n'));
+  const res = await runChild(process.execPath, [attacher], { input: 'hello\nworld\n', timeout: 20000 });
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(res.stdout, /detached/);
+  assert.equal(await readFileEventually(got, { predicate: (c) => c.includes('world') }), 'hello\nworld\n');
+  await assert.rejects(pm2.attach('echo'), /process id/);
 });
 
 // ---------------------------------------------------------------------------
