@@ -7,6 +7,7 @@ const os = require('os')
 const path = require('path')
 const crypto = require('crypto')
 const { pathToFileURL } = require('url')
+const { nativeDir } = require('./platform')
 
 process.env.PM2_PROGRAMMATIC = 'true'
 
@@ -18,19 +19,10 @@ function dlopen(file) {
   return mod.exports
 }
 
-// The addon and the daemon executable live in the per-platform package, either inside this
-// package (a build from source) or installed as its optional dependency.
+// The addon and the daemon executable live in this platform's package (see platform.js).
 function loadNative() {
-  const triple = `${process.platform}-${process.arch}${process.platform === 'linux' ? '-gnu' : ''}`
-  const candidates = [path.join(__dirname, 'npm', triple)]
-  try {
-    candidates.push(path.dirname(require.resolve(`pm2-${triple}/package.json`)))
-  } catch (_) {}
-  for (const dir of candidates) {
-    const addon = path.join(dir, `pm2.${triple}.node`)
-    if (fs.existsSync(addon)) return { binding: dlopen(addon), daemonPath: path.join(dir, 'pm2-daemon') }
-  }
-  throw new Error(`pm2: no native build for ${triple} (looked in ${candidates.join(', ')}); run \`npm run build\``)
+  const { dir, addon } = nativeDir()
+  return { binding: dlopen(addon), daemonPath: path.join(dir, 'pm2-daemon') }
 }
 
 // The addon is loaded on first use, and every use runs in a promise callback, never on the

@@ -112,7 +112,8 @@ pub async fn run(daemon: Arc<Daemon>, interval: Duration) {
         }
         // Hand freed heap pages back to the system: a burst (many starts, a large list)
         // would otherwise keep the daemon at its peak size for good.
-        // SAFETY: malloc_trim only walks glibc's own free lists.
+        // SAFETY: malloc_trim only walks glibc's own free lists (other C libraries lack it).
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
         unsafe { libc::malloc_trim(0) };
         for (pm_id, name, memory) in over_limit {
             daemon_log!("{name} ({pm_id}) uses {memory} bytes, over max_memory_restart: restarting it");
