@@ -16,7 +16,17 @@ function platformOfTarget(target) {
 }
 
 // What the project builds packages for (package.json's napi targets, as Rust target triples).
-const SUPPORTED = pkg.napi.targets.map(platformOfTarget)
+const TARGETS = pkg.napi.targets.map(platformOfTarget)
+
+function packageName(platform) {
+  return `${pkg.name}-${platform}`
+}
+
+// The platforms with a package: a published pm2 depends on exactly those that were released;
+// a clone has no such list and can build any target.
+const SUPPORTED = pkg.optionalDependencies
+  ? TARGETS.filter((platform) => packageName(platform) in pkg.optionalDependencies)
+  : TARGETS
 
 // Alpine and friends: musl's ldd says so; reading it is far cheaper than a diagnostic report.
 function isMusl() {
@@ -30,10 +40,6 @@ function isMusl() {
 function hostPlatform() {
   const { platform, arch } = process
   return platform === 'linux' ? `${platform}-${arch}-${isMusl() ? 'musl' : 'gnu'}` : `${platform}-${arch}`
-}
-
-function packageName(platform) {
-  return `${pkg.name}-${platform}`
 }
 
 // The directory holding `pm2.<platform>.node`, `pm2-daemon` (and the CLI's executables), or an
@@ -59,4 +65,4 @@ function nativeDir() {
   )
 }
 
-module.exports = { SUPPORTED, platformOfTarget, hostPlatform, packageName, nativeDir }
+module.exports = { TARGETS, SUPPORTED, platformOfTarget, hostPlatform, packageName, nativeDir }

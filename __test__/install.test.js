@@ -95,6 +95,7 @@ for (const ignoreScripts of [true, false]) {
     const pkgDir = path.join(project, 'node_modules', 'pm2');
     const manifest = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8'));
     assert.strictEqual(manifest.scripts, undefined, 'the published root package has no scripts');
+    assert.deepStrictEqual(manifest.optionalDependencies, { [packageName(PLATFORM)]: VERSION }, 'it depends on the packed platform');
     assert.ok(!fs.readdirSync(pkgDir, { recursive: true }).some((f) => String(f).endsWith('.node')), 'no addon in the root package');
     const platformDir = path.join(project, 'node_modules', packageName(PLATFORM));
     assert.ok(fs.existsSync(path.join(platformDir, 'pm2-daemon')), `${packageName(PLATFORM)} was installed`);

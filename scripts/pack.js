@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 'use strict'
-// Writes the packages to publish into one directory (default dist/): the root package
-// (JavaScript and types only, no install script, every platform package as an exact-version
-// optional dependency) and one package per platform built into npm/<platform>/.
+// Writes the packages to publish into one directory (default dist/): one package per platform
+// built into npm/<platform>/, and the root package (JavaScript and types only, no install
+// script) with exactly those platform packages as exact-version optional dependencies.
 // `node scripts/pack.js [out-dir]`; prints the tarballs' paths, one a line.
 
 const fs = require('fs')
 const os = require('os')
 const path = require('path')
 const { execFileSync } = require('child_process')
-const { SUPPORTED, packageName } = require('../platform')
+const { TARGETS, packageName } = require('../platform')
 
 const ROOT = path.resolve(__dirname, '..')
 const out = path.resolve(process.argv[2] || path.join(ROOT, 'dist'))
@@ -28,8 +28,9 @@ function fail(message) {
 
 fs.mkdirSync(out, { recursive: true })
 const tarballs = []
+const packed = []
 
-for (const platform of SUPPORTED) {
+for (const platform of TARGETS) {
   const dir = path.join(ROOT, 'npm', platform)
   if (!fs.existsSync(path.join(dir, `${pkg.napi.binaryName}.${platform}.node`))) continue
   const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'))
@@ -40,6 +41,7 @@ for (const platform of SUPPORTED) {
   const unlisted = fs.readdirSync(dir).filter((f) => !f.startsWith('.') && !manifest.files.includes(f) && f !== 'package.json')
   if (unlisted.length) fail(`npm/${platform}/package.json does not list ${unlisted.join(', ')} in its files`)
   tarballs.push(npmPack(dir).filename)
+  packed.push(platform)
 }
 if (!tarballs.length) fail('no platform is built: run `npm run build` first')
 
@@ -53,7 +55,7 @@ try {
     fs.copyFileSync(path.join(ROOT, file), path.join(stage, file))
   }
   const { scripts, devDependencies, overrides, ...published } = pkg
-  published.optionalDependencies = Object.fromEntries(SUPPORTED.map((p) => [packageName(p), pkg.version]))
+  published.optionalDependencies = Object.fromEntries(packed.map((p) => [packageName(p), pkg.version]))
   fs.writeFileSync(path.join(stage, 'package.json'), `${JSON.stringify(published, null, 2)}\n`)
   tarballs.unshift(npmPack(stage).filename)
 } finally {
