@@ -29,8 +29,8 @@ execFileSync(
   { cwd: ROOT, stdio: 'inherit' }
 )
 
-const [crate] = JSON.parse(run('cargo', ['metadata', '--no-deps', '--format-version', '1'])).packages
-const executables = crate.targets.filter((t) => t.kind.includes('bin')).map((t) => t.name)
+const metadata = JSON.parse(run('cargo', ['metadata', '--no-deps', '--format-version', '1']))
+const executables = metadata.packages[0].targets.filter((t) => t.kind.includes('bin')).map((t) => t.name)
 
 const dest = path.join(ROOT, 'npm', platform)
 fs.mkdirSync(dest, { recursive: true })
@@ -41,5 +41,5 @@ function install(from, name) {
   fs.renameSync(tmp, path.join(dest, name))
 }
 install(path.join(ROOT, 'target', 'napi', `${binaryName}.${platform}.node`), `${binaryName}.${platform}.node`)
-for (const name of executables) install(path.join(ROOT, 'target', target, 'release', name), name)
+for (const name of executables) install(path.join(metadata.target_directory, target, 'release', name), name)
 console.log(`npm/${platform}/: ${binaryName}.${platform}.node, ${executables.join(', ')}`)
