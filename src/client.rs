@@ -286,6 +286,11 @@ pub async fn connect(home: &Home, launch: &Launch) -> Result<(Connection, bool),
     Ok((conn, true))
 }
 
+/// Connects to the daemon of `home`, which must be running (none is started).
+pub async fn connect_running(home: &Home) -> Result<Connection, String> {
+    try_connect(home, None).await?.ok_or_else(|| format!("No PM2 daemon is running for {}", home.root.display()))
+}
+
 /// Opens a connection that receives the daemon's bus events (the daemon must be running).
 pub async fn subscribe(home: &Home, sink: EventSink) -> Result<Connection, String> {
     let conn = try_connect(home, Some(sink))

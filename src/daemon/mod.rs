@@ -21,6 +21,7 @@ pub mod crash_report;
 pub mod cron;
 pub mod dump;
 pub mod handlers;
+pub mod http;
 pub mod ipc;
 pub mod log_format;
 pub mod logs;
@@ -197,12 +198,13 @@ pub async fn run(home: Home, settings: Settings, ready: impl FnOnce(Result<(), S
     });
     let reaper = (!settings.in_process).then(|| tokio::spawn(supervisor::reap_orphans(daemon.clone())));
     ready(Ok(()));
+    let http = http::start_from_env(&home);
     daemon_log!("{} started (pid {}) for {}", crate::protocol::PACKAGE_VERSION, std::process::id(), home.root.display());
 
     server::serve(daemon.clone(), listener).await;
 
     monitor.abort();
-    for task in [signals, reaper, persister].into_iter().flatten() {
+    for task in [signals, reaper, persister, http].into_iter().flatten() {
         task.abort();
     }
     recovery::forget(&daemon);
