@@ -2,13 +2,15 @@
 //!
 //! `protocol` is the client ⇄ daemon wire format, `home` the files under `PM2_HOME`,
 //! `config` the validation and normalisation of pm2 start options, `client` the connection a
-//! script holds, `daemon` the long-lived supervisor. `binding` exposes the client to Node.
+//! script holds, `daemon` the long-lived supervisor, `runtime` the foreground `pm2-runtime`.
+//! `binding` exposes the client to Node.
 
 pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod home;
 pub mod protocol;
+pub mod runtime;
 pub mod startup;
 pub mod yaml;
 

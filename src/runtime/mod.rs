@@ -1,0 +1,131 @@
+//! `pm2-runtime`: the apps in the foreground, as a container's entry point.
+//!
+//! The daemon runs inside this process (no detached daemon is left behind, and `pm2 ls` still
+//! answers on `rpc.sock`); this side is one of its clients: it starts the apps, writes their
+//! output from the bus (`output`), takes signals as PID 1 must (`signals`) and exits when every
+//! app has stopped (`exit`). Whatever can be refused is checked before anything starts (`args`,
+//! `apps`, the `--web` port).
+
+pub mod apps;
+pub mod args;
+pub mod exit;
+pub mod output;
+pub mod signals;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::daemon::{self, http, Settings};
+use crate::home::Home;
+use args::{Options, Parsed};
+use output::Printer;
+
+pub fn main() -> ! {
+    let options = match args::parse(std::env::args().skip(1)) {
+        Ok(Parsed::Run(o)) => o,
+        Ok(Parsed::Help) => {
+            println!("{}", args::USAGE);
+            std::process::exit(0)
+        }
+        Ok(Parsed::Version) => {
+            println!("{}", crate::protocol::PACKAGE_VERSION);
+            std::process::exit(0)
+        }
+        Err(e) => refuse(&e),
+    };
+    let home = Home::new(Home::default_root());
+    let request = apps::start_request(&options, &home).unwrap_or_else(|e| refuse(&e));
+    let web = options.web.as_deref().map(http::bind).transpose().unwrap_or_else(|e| refuse(&format!("--web: {e}")));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| refuse(&format!("cannot start: {e}")));
+    let code = runtime.block_on(run(options, home, request, web));
+    std::process::exit(code)
+}
+
+fn refuse(msg: &str) -> ! {
+    eprintln!("pm2-runtime: {msg}");
+    std::process::exit(1)
+}
+
+async fn run(options: Options, home: Home, request: Value, web: Option<std::net::TcpListener>) -> i32 {
+    let printer = Arc::new(Printer { format: options.format });
+    let output = output::Stream::new(printer.clone());
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    // A standalone daemon: child subreaper, orphan reaper, graceful stop on SIGTERM/SIGINT.
+    let settings = Settings { resurrect: false, ..Settings::from_env(false) };
+    let daemon = daemon::run(home.clone(), settings, move |r| {
+        let _ = ready_tx.send(r);
+    });
+    tokio::pin!(daemon);
+    let session = session(&options, &home, request, web, &output, ready_rx);
+    tokio::pin!(session);
+    tokio::select! {
+        // Stopped by a signal (or `pm2 kill`): every app is stopped already.
+        _ = &mut daemon => {
+            output.drain().await;
+            printer.note("PM2 successfully stopped");
+            0
+        }
+        code = &mut session => {
+            // The session ended: stop the apps and the daemon (polled meanwhile: it answers),
+            // then leave.
+            let kill = async {
+                match crate::client::connect_running(&home).await {
+                    Ok(conn) if conn.call("kill", Value::Null).await.is_ok() => std::future::pending().await,
+                    _ => (),
+                }
+            };
+            tokio::select! {
+                _ = &mut daemon => {}
+                _ = kill => {}
+            }
+            output.drain().await;
+            code
+        }
+    }
+}
+
+/// Starts the apps once the daemon is ready, writes their output, and resolves with the exit
+/// code when they have all stopped (never, with `--no-auto-exit`).
+async fn session(
+    options: &Options,
+    home: &Home,
+    request: Value,
+    web: Option<std::net::TcpListener>,
+    output: &output::Stream,
+    ready: tokio::sync::oneshot::Receiver<Result<(), String>>,
+) -> i32 {
+    match ready.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return complain(&format!("cannot start the pm2 daemon: {e}")),
+        Err(_) => return complain("the pm2 daemon stopped before it was ready"),
+    }
+    tokio::spawn({
+        let printer = output.printer.clone();
+        async move { signals::watch(&printer).await }
+    });
+    output.printer.note("Launching in no daemon mode");
+    let bus = match crate::client::subscribe(home, output.sink()).await {
+        Ok(c) => c,
+        Err(e) => return complain(&e),
+    };
+    if let Some(listener) = web {
+        tokio::spawn(http::serve(listener, home.clone()));
+    }
+    let conn = match crate::client::connect_running(home).await {
+        Ok(c) => c,
+        Err(e) => return complain(&e),
+    };
+    if let Err(e) = conn.call("start", request).await {
+        return complain(&e);
+    }
+    let code = if options.no_auto_exit { std::future::pending().await } else { exit::when_all_stopped(&conn, &output.changed).await };
+    output.printer.note(&format!("every app has stopped: exiting with code {code}"));
+    drop(bus);
+    code
+}
+
+fn complain(msg: &str) -> i32 {
+    eprintln!("pm2-runtime: {msg}");
+    1
+}
