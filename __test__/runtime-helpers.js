@@ -1,0 +1,93 @@
+'use strict';
+
+// Runs pm2-runtime as a container would, for the runtime suites: in the foreground, its
+// output collected, its apps in a temporary directory and PM2_HOME.
+
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const { spawn, spawnSync } = require('node:child_process');
+const { ROOT, waitFor, pidsUsingHome, killPid } = require('./helpers');
+
+const LAUNCHER = path.join(ROOT, 'bin', 'pm2-runtime');
+const ORIGINAL = path.join(ROOT, 'node_modules', 'pm2-original', 'bin', 'pm2-runtime');
+
+// A new PID namespace needs root and util-linux's unshare.
+const canUnshare = process.getuid && process.getuid() === 0 && spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']).status === 0;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+// A temporary app directory and PM2_HOME, removed (and every process using that home
+// killed) when the test ends.
+function workspace(t) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm2-runtime-app-'));
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'pm2-runtime-home-'));
+  const children = [];
+  t.after(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) killPid(c.pid, 'SIGKILL');
+    await waitFor(() => pidsUsingHome(home).length === 0, { timeout: 5000 }).catch(() => {
+      for (const pid of pidsUsingHome(home)) killPid(pid, 'SIGKILL');
+    });
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+  return {
+    dir,
+    home,
+    write(name, source) {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, source);
+      return file;
+    },
+    // Starts `cmd args` (pm2-runtime by default) in the app directory with this home.
+    run(args, { cmd = LAUNCHER, prefix = [], env = {} } = {}) {
+      const childEnv = { ...process.env, PM2_HOME: home, HOME: home, ...env };
+      delete childEnv.NODE_TEST_CONTEXT;
+      const child = spawn(prefix.length ? prefix[0] : cmd, [...prefix.slice(1), ...(prefix.length ? [cmd] : []), ...args], { cwd: dir, env: childEnv });
+      children.push(child);
+      const run = { child, stdout: '', stderr: '' };
+      child.stdout.on('data', (d) => { run.stdout += d; });
+      child.stderr.on('data', (d) => { run.stderr += d; });
+      run.exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+      run.waitOut = (re, timeout = 15000) => waitFor(() => re.test(run.stdout), { timeout, message: `stdout never matched ${re}:\n${run.stdout}\n--- stderr:\n${run.stderr}` });
+      return run;
+    },
+  };
+}
+
+// The pid, seen from here, of the PID 1 that `unshare --fork` started.
+function namespaceInit(unsharePid) {
+  return waitFor(() => {
+    const kids = fs.readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return kids.length ? Number(kids[0]) : null;
+  }, { timeout: 5000 });
+}
+
+// Children of `pid` that are zombies.
+function zombieChildren(pid) {
+  const out = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat;
+    try { stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8'); } catch { continue; }
+    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (state === 'Z' && Number(ppid) === pid) out.push(Number(entry));
+  }
+  return out;
+}
+
+async function httpGet(port, urlPath) {
+  const res = await fetch(`http://127.0.0.1:${port}${urlPath}`);
+  return { status: res.status, body: await res.text() };
+}
+
+module.exports = { LAUNCHER, ORIGINAL, canUnshare, freePort, workspace, namespaceInit, zombieChildren, httpGet };
