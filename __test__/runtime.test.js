@@ -9,7 +9,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
 const parsePrometheus = require('parse-prometheus-text-format');
-const { waitFor, pidsUsingHome, isAlive, impl, call, disposeClient } = require('./helpers');
+const { waitFor, pidsUsingHome, isAlive, impl, call, disposeClient, readDaemonPid } = require('./helpers');
 const { LAUNCHER, ORIGINAL, canUnshare, freePort, workspace, namespaceInit, zombieChildren, httpGet } = require('./runtime-helpers');
 
 // Crashes on its first run; then publishes a metric, leaves an orphaned grandchild behind,
@@ -140,6 +140,21 @@ test('bad input is refused before anything starts', async (t) => {
     assert.match(rt.stderr, message);
     assert.ok(!fs.existsSync(path.join(ws.home, 'rpc.sock')), `${args.join(' ')} started a daemon`);
   }
+});
+
+test('a daemon already running on the same PM2_HOME is left alone, and the runtime says why', async (t) => {
+  const ws = workspace(t);
+  ws.write('app.js', 'setInterval(() => {}, 1000);\n');
+  const PM2 = impl().custom;
+  const pm2 = new PM2({ pm2_home: ws.home, cwd: ws.dir });
+  t.after(() => disposeClient(pm2, { kill: true }));
+  await call(pm2, 'connect');
+  const daemonPid = readDaemonPid(ws.home);
+  const rt = ws.run(['start', 'app.js']);
+  assert.strictEqual((await rt.exited).code, 1);
+  assert.match(rt.stderr, /a pm2 daemon is already running/);
+  assert.ok(isAlive(daemonPid));
+  assert.deepStrictEqual(await call(pm2, 'list'), []);
 });
 
 test('exits by itself once every app has stopped: 0 when they ended well, 2 when one failed', async (t) => {

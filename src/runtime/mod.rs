@@ -57,7 +57,19 @@ async fn run(options: Options, home: Home, request: Value, web: Option<std::net:
         let _ = ready_tx.send(r);
     });
     tokio::pin!(daemon);
-    let session = session(&options, &home, request, web, &output, ready_rx);
+    // The daemon says whether it could start (it cannot where another one runs on the same
+    // PM2_HOME); until it is ready nothing is ours to stop.
+    let mut ready_rx = ready_rx;
+    let ready = tokio::select! {
+        r = &mut ready_rx => r.ok(),
+        _ = &mut daemon => ready_rx.try_recv().ok(),
+    };
+    match ready {
+        Some(Ok(())) => {}
+        Some(Err(e)) => return complain(&format!("cannot start the pm2 daemon: {e}")),
+        None => return complain("the pm2 daemon stopped before it was ready"),
+    }
+    let session = session(&options, &home, request, web, &output);
     tokio::pin!(session);
     tokio::select! {
         // Stopped by a signal (or `pm2 kill`): every app is stopped already.
@@ -85,7 +97,7 @@ async fn run(options: Options, home: Home, request: Value, web: Option<std::net:
     }
 }
 
-/// Starts the apps once the daemon is ready, writes their output, and resolves with the exit
+/// Starts the apps (the daemon is ready), writes their output, and resolves with the exit
 /// code when they have all stopped (never, with `--no-auto-exit`).
 async fn session(
     options: &Options,
@@ -93,13 +105,7 @@ async fn session(
     request: Value,
     web: Option<std::net::TcpListener>,
     output: &output::Stream,
-    ready: tokio::sync::oneshot::Receiver<Result<(), String>>,
 ) -> i32 {
-    match ready.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return complain(&format!("cannot start the pm2 daemon: {e}")),
-        Err(_) => return complain("the pm2 daemon stopped before it was ready"),
-    }
     tokio::spawn({
         let printer = output.printer.clone();
         async move { signals::watch(&printer).await }
