@@ -200,3 +200,22 @@ for (const [impl_, bin] of [['this module', LAUNCHER], ['pm2-original', ORIGINAL
     await waitFor(() => pidsUsingHome(ws.home).length === 0, { message: 'a process was left behind' });
   });
 }
+
+test('a daemon started with PM2_METRICS_PORT serves the same endpoints', async (t) => {
+  const ws = workspace(t);
+  ws.write('app.js', 'setInterval(() => {}, 1000);\n');
+  const port = await freePort();
+  process.env.PM2_METRICS_PORT = String(port);
+  t.after(() => delete process.env.PM2_METRICS_PORT);
+  const PM2 = impl().custom;
+  const pm2 = new PM2({ pm2_home: ws.home, cwd: ws.dir });
+  t.after(() => disposeClient(pm2, { kill: true }));
+  await call(pm2, 'start', { script: 'app.js', name: 'svc' });
+  await waitFor(async () => (await httpGet(port, '/readyz')).status === 200);
+  const s = await scrape(port);
+  assert.strictEqual(s('pm2_up', { name: 'svc', pm_id: '0', namespace: 'default' }), 1);
+  const web = JSON.parse((await httpGet(port, '/')).body);
+  assert.deepStrictEqual(web.processes.map((p) => p.name), ['svc']);
+  await call(pm2, 'stop', 'svc');
+  assert.strictEqual((await httpGet(port, '/readyz')).status, 503);
+});
