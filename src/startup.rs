@@ -90,15 +90,26 @@ fn under(root: &Path, absolute: &str) -> PathBuf {
     root.join(absolute.trim_start_matches('/'))
 }
 
+/// The user and service name go into shell commands and scripts: only the characters
+/// user and unit names are made of are accepted.
+fn shell_safe(what: &str, value: String) -> Result<String, String> {
+    let ok = !value.is_empty() && !value.starts_with('-') && value.chars().all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c));
+    if ok {
+        Ok(value)
+    } else {
+        Err(format!("Invalid {what} {value:?}: use only letters, digits, '.', '_', '@' and '-'"))
+    }
+}
+
 pub fn plan(o: &StartupOptions) -> Result<Plan, String> {
     let platform = match &o.platform {
         Some(p) if !p.is_empty() => canonical(p)?,
         _ => detect()?,
     };
-    let user = o.user.clone().unwrap_or_else(current_user);
+    let user = shell_safe("user", o.user.clone().unwrap_or_else(current_user))?;
     let hp = o.hp.clone().unwrap_or_else(|| home_of(&user));
     let pm2_home = o.pm2_home.clone().unwrap_or_else(|| format!("{}/.pm2", hp.trim_end_matches('/')));
-    let service = o.service_name.clone().unwrap_or_else(|| format!("pm2-{user}"));
+    let service = shell_safe("service name", o.service_name.clone().unwrap_or_else(|| format!("pm2-{user}")))?;
     let root = PathBuf::from(o.root.clone().unwrap_or_else(|| "/".into()));
     let daemon = &o.daemon_path;
     let path_env = o.path_env.clone().or_else(|| std::env::var("PATH").ok()).unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
@@ -275,5 +286,20 @@ mod tests {
         assert!(plan(&opts("smf", &root)).unwrap_err().starts_with("not implemented"));
         assert!(plan(&opts("windows", &root)).is_err());
         std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_service_name_or_user_that_would_run_shell_code_is_refused() {
+        let root = std::env::temp_dir().join(format!("pm2rs-startup-{}", uuid::Uuid::new_v4()));
+        let mut o = opts("systemd", &root);
+        o.service_name = Some("pm2; touch /tmp/pwned".into());
+        assert!(plan(&o).unwrap_err().starts_with("Invalid service name"));
+        let mut o = opts("systemd", &root);
+        o.user = Some("alice$(id)".into());
+        assert!(plan(&o).unwrap_err().starts_with("Invalid user"));
+        let mut o = opts("systemd", &root);
+        o.service_name = Some("pm2-alice@web.1".into());
+        assert!(plan(&o).is_ok());
+        assert!(!root.exists(), "nothing was written");
     }
 }
