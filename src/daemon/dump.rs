@@ -9,21 +9,42 @@ use std::path::Path;
 use crate::config::StartContext;
 use crate::home::Home;
 
-/// Writes `bytes` to `path` so that a crash leaves either the old or the new file.
+/// Writes `bytes` to `path` so that a crash or a full disk leaves either the old or the new
+/// file, whole (0600, never through a symlink).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = temp_beside(path, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| drop(std::fs::remove_file(&tmp)))?;
+    sync_dir(path);
+    Ok(())
+}
+
+/// Writes `bytes` to a new file beside `path`, synced; on failure nothing is left behind.
+fn temp_beside(path: &Path, bytes: &[u8]) -> std::io::Result<std::path::PathBuf> {
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
+    let _ = std::fs::remove_file(&tmp);
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()));
+    match written {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    std::fs::rename(&tmp, path)?;
+}
+
+fn sync_dir(path: &Path) {
     if let Some(dir) = path.parent() {
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }
     }
-    Ok(())
 }
 
 fn backup_path(home: &Home) -> std::path::PathBuf {
@@ -35,11 +56,19 @@ fn backup_path(home: &Home) -> std::path::PathBuf {
 /// Saves `entries`, keeping the previous dump as `.bak`.
 pub fn save(home: &Home, entries: &[Value]) -> Result<(), String> {
     let dump = home.dump_file();
-    if dump.exists() {
-        std::fs::copy(&dump, backup_path(home)).map_err(|e| format!("Cannot back up {}: {e}", dump.display()))?;
-    }
     let text = serde_json::to_vec_pretty(entries).expect("JSON values always serialise");
-    write_atomic(&dump, &text).map_err(|e| format!("Cannot write {}: {e}", dump.display()))
+    // The new dump is written whole first: a full disk changes neither file. Then renames
+    // (which need no space) make the old dump the backup and the new one the dump.
+    let tmp = temp_beside(&dump, &text).map_err(|e| format!("Cannot write {}: {e}", dump.display()))?;
+    if dump.exists() {
+        if let Err(e) = std::fs::rename(&dump, backup_path(home)) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(format!("Cannot back up {}: {e}", dump.display()));
+        }
+    }
+    std::fs::rename(&tmp, &dump).map_err(|e| format!("Cannot write {}: {e}", dump.display()))?;
+    sync_dir(&dump);
+    Ok(())
 }
 
 fn parse(path: &Path) -> Result<Vec<Value>, String> {

@@ -271,13 +271,13 @@ async fn reload(d: &Arc<Daemon>, params: &Value) -> Result<Value, String> {
     if !force && held_since.is_some_and(|t| super::now_ms().saturating_sub(t) < timeout) {
         return Err("Reload in progress".into());
     }
-    let _ = std::fs::write(&lock, super::now_ms().to_string());
+    let _ = crate::home::write_private(&lock, &super::now_ms().to_string());
     let mut params = params.clone();
     if let Some(Value::Object(o)) = params.get_mut("opts") {
         o.remove("force");
     }
     let result = restart(d, &params, true).await;
-    let _ = std::fs::write(&lock, "");
+    let _ = crate::home::write_private(&lock, "");
     result
 }
 
@@ -292,12 +292,13 @@ async fn scale(d: &Arc<Daemon>, params: &Value) -> Result<Value, String> {
     let current = ids.len() as i64;
     let wanted = match params.get("count") {
         Some(Value::Number(n)) => n.as_i64(),
-        Some(Value::String(s)) if s.starts_with('+') => s[1..].parse::<i64>().ok().map(|k| current + k),
-        Some(Value::String(s)) if s.starts_with('-') => s[1..].parse::<i64>().ok().map(|k| current - k),
+        Some(Value::String(s)) if s.starts_with('+') => s[1..].parse::<i64>().ok().and_then(|k| current.checked_add(k)),
+        Some(Value::String(s)) if s.starts_with('-') => s[1..].parse::<i64>().ok().and_then(|k| current.checked_sub(k)),
         Some(Value::String(s)) => s.parse::<i64>().ok(),
         _ => None,
     }
     .ok_or("scale() needs a number of instances, or '+k' / '-k'")?;
+    crate::limits::instances(wanted as f64)?;
     if wanted < 1 {
         return Err(format!("Cannot scale {name} to {wanted} instances: use delete() to remove it"));
     }

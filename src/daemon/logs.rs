@@ -16,6 +16,7 @@ thread_local! {
 use super::crash_report::Tail;
 use super::log_format::LineFormat;
 use super::rotate::{self, Rotation};
+use crate::limits::MAX_LINE;
 
 /// How a stream's lines are written and when its files rotate.
 #[derive(Debug, Clone, Default)]
@@ -43,7 +44,14 @@ fn open_append(path: &PathBuf) -> Option<File> {
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    match OpenOptions::new().create(true).append(true).open(path) {
+    // Devices and streams (`/dev/stdout` is a symlink) are opened as they are; files are
+    // private and never written through a symlink.
+    let opened = if path.starts_with("/dev") || path.starts_with("/proc") {
+        OpenOptions::new().append(true).open(path)
+    } else {
+        crate::home::open_private(path, true)
+    };
+    match opened {
         Ok(f) => Some(f),
         Err(e) => {
             daemon_log!("cannot open log file {}: {e}", path.display());
@@ -80,6 +88,12 @@ impl LogSink {
                     rest = &rest[i + 1..];
                 }
                 self.partial.extend_from_slice(rest);
+                // A line that never ends is written in pieces: memory stays bounded.
+                while self.partial.len() >= MAX_LINE {
+                    let mut piece: Vec<u8> = self.partial.drain(..MAX_LINE).collect();
+                    piece.push(b'\n');
+                    format.line(&piece, &mut out);
+                }
                 self.write_rotating(&out, epoch);
             }
         }
@@ -201,6 +215,10 @@ where
                 rest = &rest[i + 1..];
             }
             partial.extend_from_slice(rest);
+            while partial.len() >= MAX_LINE {
+                let piece: Vec<u8> = partial.drain(..MAX_LINE).collect();
+                on_line(&piece);
+            }
             false
         });
         if done {

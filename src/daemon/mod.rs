@@ -10,7 +10,7 @@
 macro_rules! daemon_log {
     ($($arg:tt)*) => {
         if !$crate::daemon::QUIET.load(std::sync::atomic::Ordering::Relaxed) {
-            eprintln!("[pm2-daemon] {}", format!($($arg)*));
+            $crate::daemon::daemon_log::write(format_args!($($arg)*));
         }
     };
 }
@@ -18,6 +18,7 @@ macro_rules! daemon_log {
 pub mod bus;
 pub mod cluster;
 pub mod crash_report;
+pub mod daemon_log;
 pub mod cron;
 pub mod dump;
 pub mod handlers;
@@ -130,11 +131,14 @@ pub fn now_ms() -> u64 {
 /// Takes the daemon lock (an exclusive flock on `pm2.pid`, held for the daemon's life) and
 /// writes our pid into it. Fails if another daemon holds it.
 fn lock_pid_file(home: &Home) -> Result<Flock<std::fs::File>, String> {
+    use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .read(true)
         .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(home.pid_file())
         .map_err(|e| format!("cannot open {}: {e}", home.pid_file().display()))?;
     let mut lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, _)| {

@@ -78,7 +78,7 @@ fn gzip(path: &Path) -> std::io::Result<()> {
     let mut gz_name = path.as_os_str().to_owned();
     gz_name.push(".gz");
     let mut input = std::fs::File::open(path)?;
-    let output = std::fs::File::create(&gz_name)?;
+    let output = crate::home::open_private(Path::new(&gz_name), false)?;
     let mut encoder = flate2::write::GzEncoder::new(output, flate2::Compression::default());
     std::io::copy(&mut input, &mut encoder)?;
     encoder.finish()?.sync_all()?;

@@ -112,7 +112,7 @@ impl Daemon {
         if let Some(dir) = pid_file.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        if let Err(e) = std::fs::write(&pid_file, spawned.pid.to_string()) {
+        if let Err(e) = crate::home::write_private(&pid_file, &spawned.pid.to_string()) {
             daemon_log!("cannot write {}: {e}", pid_file.display());
         }
         p.worker = None;
