@@ -29,6 +29,13 @@ const EVENT_BATCH_BYTES: usize = 256 * 1024;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 const DAEMON_START_TIMEOUT: Duration = Duration::from_secs(15);
 const LOST: &str = "Lost the connection to the PM2 daemon (it exited or was killed)";
+/// How long a call waits for its answer unless `PM2_CALL_TIMEOUT` (ms) says otherwise:
+/// long enough for stopping slow apps, short of forever.
+const CALL_TIMEOUT: Duration = Duration::from_secs(300);
+
+fn call_timeout() -> Duration {
+    std::env::var("PM2_CALL_TIMEOUT").ok().and_then(|v| v.trim().parse().ok()).map(Duration::from_millis).unwrap_or(CALL_TIMEOUT)
+}
 
 /// The connection's writer, locked (a frame is half written) or to be locked.
 enum WriterGuard {
@@ -88,6 +95,8 @@ impl Connection {
     pub fn start_call(&self, method: &str, params_json: &str) -> impl std::future::Future<Output = Result<String, String>> + Send + 'static {
         let sent = self.send_now(method, params_json);
         let pending = self.pending.clone();
+        let method = method.to_string();
+        let limit = call_timeout();
         async move {
             let (id, rx, unsent) = sent?;
             if let Some((guard, frame, written)) = unsent {
@@ -96,7 +105,16 @@ impl Connection {
                     return Err(format!("{LOST}: {e}"));
                 }
             }
-            rx.await.unwrap_or_else(|_| Err(LOST.into()))
+            match tokio::time::timeout(limit, rx).await {
+                Ok(answer) => answer.unwrap_or_else(|_| Err(LOST.into())),
+                Err(_) => {
+                    pending.lock().unwrap().remove(&id);
+                    Err(format!(
+                        "The PM2 daemon did not answer \"{method}\" within {} s (PM2_CALL_TIMEOUT, in ms, sets the limit)",
+                        limit.as_secs_f64()
+                    ))
+                }
+            }
         }
     }
 
@@ -193,7 +211,15 @@ async fn try_connect(home: &Home, events: Option<EventSink>) -> Result<Option<Co
     protocol::write_frame(&mut writer, &Hello::ours()).await.map_err(|e| format!("Cannot talk to the PM2 daemon: {e}"))?;
     let theirs: Hello = match tokio::time::timeout(HANDSHAKE_TIMEOUT, protocol::read_frame(&mut reader)).await {
         Ok(Ok(Some(h))) => h,
-        Ok(Ok(None)) => return Err(format!("The PM2 daemon at {} closed the connection during the handshake", sock.display())),
+        // A daemon that dies as we connect resets or closes the connection: that is not a
+        // foreign daemon, which would answer something else or nothing at all.
+        Ok(Ok(None)) | Ok(Err(protocol::FrameError::Io(_))) => {
+            return Err(format!(
+                "The PM2 daemon at {} closed the connection during the handshake (it may have exited: see {})",
+                sock.display(),
+                home.log_file().display()
+            ))
+        }
         _ => return Err(foreign_socket_error(home)),
     };
     if theirs.hello != PROTOCOL_NAME {
@@ -218,7 +244,7 @@ async fn try_connect(home: &Home, events: Option<EventSink>) -> Result<Option<Co
         let alive = alive.clone();
         async move {
             let mut batch: Vec<u8> = Vec::new();
-            while let Ok(Some(frame)) = protocol::read_raw_frame(&mut reader).await {
+            while let Ok(Some(frame)) = protocol::read_raw_frame_up_to(&mut reader, protocol::MAX_ANSWER_FRAME).await {
                 if protocol::is_event_frame(&frame) {
                     if let Some(sink) = &events {
                         batch.push(if batch.is_empty() { b'[' } else { b',' });
@@ -268,7 +294,7 @@ pub async fn connect(home: &Home, launch: &Launch) -> Result<(Connection, bool),
     }
     let lock_path = home.spawn_lock();
     let lock = tokio::task::spawn_blocking(move || {
-        let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| e.to_string())?;
+        let f = crate::home::open_private(&lock_path, true).map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
         nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| format!("cannot lock {}: {e}", lock_path.display()))
     })
     .await
@@ -281,7 +307,10 @@ pub async fn connect(home: &Home, launch: &Launch) -> Result<(Connection, bool),
         Launch::Detached(exe) => start_detached(home, exe).await?,
         Launch::InProcess => start_in_process(home).await?,
     }
-    let conn = try_connect(home, None).await?.ok_or_else(|| format!("The PM2 daemon started but {} does not accept connections", home.rpc_socket().display()))?;
+    let conn = try_connect(home, None).await?.ok_or_else(|| match std::fs::read_to_string(home.pid_file()).ok().and_then(|p| p.trim().parse().ok()) {
+        Some(pid) if !crate::daemon::tree::is_alive(pid) => format!("The PM2 daemon exited right after it started (see {})", home.log_file().display()),
+        _ => format!("The PM2 daemon started but {} does not accept connections", home.rpc_socket().display()),
+    })?;
     drop(lock);
     Ok((conn, true))
 }
@@ -306,10 +335,7 @@ async fn start_detached(home: &Home, exe: &Path) -> Result<(), String> {
     if !exe.is_file() {
         return Err(format!("The pm2 daemon executable is missing: {} (run `npm run build`)", exe.display()));
     }
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(home.log_file())
+    let log = crate::home::open_private(&home.log_file(), true)
         .map_err(|e| format!("Cannot open {}: {e}", home.log_file().display()))?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("--home").arg(&home.root).arg("--detach").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);

@@ -328,7 +328,7 @@ fn check(key: &str, kind: Kind, v: &Value) -> Result<Value, String> {
         Instances => match v {
             Value::String(s) if s == "max" => Ok(json!(0)),
             _ => match num_from(v) {
-                Some(n) if n.fract() == 0.0 && n.is_finite() => Ok(json!(n as i64)),
+                Some(n) if n.fract() == 0.0 && n.is_finite() => crate::limits::instances(n).map(|_| json!(n as i64)),
                 _ => bad("a number or \"max\""),
             },
         },

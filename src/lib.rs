@@ -9,6 +9,7 @@ pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod home;
+pub mod limits;
 pub mod protocol;
 pub mod runtime;
 pub mod startup;

@@ -14,8 +14,10 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const PROTOCOL_NAME: &str = "pm2-rs";
 /// Package version, reported by `getVersion`.
 pub const PACKAGE_VERSION: &str = env!("CARGO_PKG_VERSION");
-/// Frames above this size are refused: a garbage length prefix must not make us allocate.
+/// Requests above this size are refused: a garbage length prefix must not make us allocate.
 pub const MAX_FRAME: usize = 64 * 1024 * 1024;
+/// The daemon's answers may be larger (a `list` of apps with big environments).
+pub const MAX_ANSWER_FRAME: usize = 1024 * 1024 * 1024;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Hello {
@@ -106,6 +108,8 @@ pub enum FrameError {
     Io(std::io::Error),
     TooLarge(usize),
     Json(serde_json::Error),
+    /// Too deep or too many values to parse (see `limits`).
+    Refused(String),
 }
 
 impl std::fmt::Display for FrameError {
@@ -114,6 +118,7 @@ impl std::fmt::Display for FrameError {
             FrameError::Io(e) => write!(f, "{e}"),
             FrameError::TooLarge(n) => write!(f, "frame of {n} bytes exceeds the {MAX_FRAME} byte limit"),
             FrameError::Json(e) => write!(f, "malformed frame: {e}"),
+            FrameError::Refused(why) => write!(f, "refused a frame {why}"),
         }
     }
 }
@@ -139,13 +144,22 @@ pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(w: &mut W, msg: &T
 /// Reads one frame. `Ok(None)` is a clean end of stream between frames.
 pub async fn read_frame<R: AsyncRead + Unpin, T: for<'de> Deserialize<'de>>(r: &mut R) -> Result<Option<T>, FrameError> {
     match read_raw_frame(r).await? {
-        Some(body) => serde_json::from_slice(&body).map(Some).map_err(FrameError::Json),
+        Some(body) => {
+            crate::limits::json_shape(&body, crate::limits::MAX_JSON_DEPTH, crate::limits::MAX_REQUEST_VALUES).map_err(FrameError::Refused)?;
+            serde_json::from_slice(&body).map(Some).map_err(FrameError::Json)
+        }
         None => Ok(None),
     }
 }
 
 /// Reads one frame's JSON text without parsing it.
 pub async fn read_raw_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<Vec<u8>>, FrameError> {
+    read_raw_frame_up_to(r, MAX_FRAME).await
+}
+
+/// Reads one frame of at most `limit` bytes; memory grows as the bytes arrive, not with
+/// what the length prefix claims.
+pub async fn read_raw_frame_up_to<R: AsyncRead + Unpin>(r: &mut R, limit: usize) -> Result<Option<Vec<u8>>, FrameError> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len).await {
         Ok(_) => {}
@@ -153,11 +167,13 @@ pub async fn read_raw_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<Ve
         Err(e) => return Err(e.into()),
     }
     let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_FRAME {
+    if len > limit {
         return Err(FrameError::TooLarge(len));
     }
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body).await?;
+    let mut body = Vec::with_capacity(len.min(1024 * 1024));
+    if (&mut *r).take(len as u64).read_to_end(&mut body).await? < len {
+        return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+    }
     Ok(Some(body))
 }
 
@@ -212,5 +228,23 @@ mod tests {
         garbage.extend_from_slice(b"{{{");
         let mut g = &garbage[..];
         assert!(matches!(read_frame::<_, Request>(&mut g).await, Err(FrameError::Json(_))));
+        let mut cut = &[0u8, 0, 0, 9, b'{'][..];
+        assert!(matches!(read_frame::<_, Request>(&mut cut).await, Err(FrameError::Io(_))));
+    }
+
+    #[tokio::test]
+    async fn a_frame_of_millions_of_arrays_is_refused_before_parsing() {
+        let mut params = "[],".repeat(4 * 1024 * 1024);
+        params.pop();
+        let body = format!("{{\"id\":1,\"method\":\"list\",\"params\":[{params}]}}");
+        let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(body.as_bytes());
+        let e = read_frame::<_, Request>(&mut &frame[..]).await.unwrap_err();
+        assert_eq!(e.to_string(), "refused a frame with more than 1048576 values");
+        let deep = format!("{{\"id\":1,\"method\":\"list\",\"params\":{}{}}}", "[".repeat(100), "]".repeat(100));
+        let mut frame = (deep.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(deep.as_bytes());
+        let e = read_frame::<_, Request>(&mut &frame[..]).await.unwrap_err();
+        assert_eq!(e.to_string(), "refused a frame nested deeper than 64 levels");
     }
 }

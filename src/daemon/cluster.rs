@@ -133,10 +133,7 @@ fn bind(q: &Value) -> Result<(OwnedFd, &'static str, Option<PathBuf>), i64> {
         }
         Some(t) if t.as_i64() == Some(-1) => {
             let path = PathBuf::from(address.ok_or(-(libc::EINVAL as i64))?);
-            // A stale socket file from an earlier run would make the bind fail.
-            if std::fs::symlink_metadata(&path).is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type())) {
-                let _ = std::fs::remove_file(&path);
-            }
+            clear_stale_socket(&path)?;
             let s = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(io)?;
             s.bind(&SockAddr::unix(&path).map_err(io)?).map_err(io)?;
             s.set_nonblocking(true).map_err(io)?;
@@ -170,6 +167,25 @@ fn bind(q: &Value) -> Result<(OwnedFd, &'static str, Option<PathBuf>), i64> {
             .map_err(io)?;
             Ok((socket.into(), "net.Native", None))
         }
+    }
+}
+
+/// Removes a stale socket file (from an earlier run) that would make the bind fail; but
+/// never a socket someone still listens on, one owned by another user, or anything that is
+/// not a socket: those are EADDRINUSE, as for Node.
+fn clear_stale_socket(path: &Path) -> Result<(), i64> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return Ok(()) };
+    let in_use = -(libc::EADDRINUSE as i64);
+    if !meta.file_type().is_socket() || meta.uid() != nix::unistd::geteuid().as_raw() {
+        return Err(in_use);
+    }
+    match std::os::unix::net::UnixStream::connect(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            let _ = std::fs::remove_file(path);
+            Ok(())
+        }
+        _ => Err(in_use),
     }
 }
 
@@ -268,7 +284,8 @@ impl Cluster {
         if let Some(rr) = &mut shared.rr {
             // Round robin: no socket for the worker, only what `server.address()` reports.
             let mut reply = json!({"cmd": "NODE_CLUSTER", "errno": null, "key": key, "ack": ack, "data": shared.data, "seq": self.next_seq()});
-            if let Ok(addr) = Socket::from(shared.socket.try_clone().expect("dup")).local_addr() {
+            // Out of descriptors, the reply just lacks the address.
+            if let Some(addr) = shared.socket.try_clone().ok().and_then(|fd| Socket::from(fd).local_addr().ok()) {
                 if let Some(a) = addr.as_socket() {
                     reply["sockname"] = json!({"address": a.ip().to_string(), "family": if a.is_ipv4() { "IPv4" } else { "IPv6" }, "port": a.port()});
                 }
@@ -309,7 +326,10 @@ impl Cluster {
         let key = key.to_string();
         let task = tokio::spawn(async move {
             loop {
-                let Ok(conn) = listener.accept().await else { continue };
+                let Ok(conn) = listener.accept().await else {
+                    tokio::time::sleep(super::server::ACCEPT_BACKOFF).await;
+                    continue;
+                };
                 let Some(cluster) = cluster.upgrade() else { return };
                 if let Some(rr) = cluster.handles.lock().unwrap().get_mut(&key).and_then(|h| h.rr.as_mut()) {
                     rr.pending.push_back(conn);
@@ -329,7 +349,11 @@ impl Cluster {
                 return;
             }
             let (worker, conn) = (rr.free.pop_front().expect("checked"), rr.pending.pop_front().expect("checked"));
-            let Ok(ours) = conn.try_clone() else { continue };
+            let Ok(ours) = conn.try_clone() else {
+                // Out of descriptors: that connection is dropped, the worker stays free.
+                rr.free.push_front(worker);
+                continue;
+            };
             let seq = self.next_seq();
             rr.in_flight.insert(seq, (worker, ours));
             drop(handles);
@@ -471,6 +495,21 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), DRAIN_SCRIPT);
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(drain_script(&path), None, "no directory to write in");
+    }
+
+    #[test]
+    fn a_unix_path_is_taken_over_only_when_stale_and_ours() {
+        let path = std::env::temp_dir().join(format!("pm2rs-{}.sock", uuid::Uuid::new_v4()));
+        let q = json!({"address": path.to_str().unwrap(), "port": -1, "addressType": -1});
+        let live = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        assert_eq!(bind(&q).err(), Some(-(libc::EADDRINUSE as i64)), "someone listens there");
+        drop(live);
+        assert!(bind(&q).is_ok(), "a stale socket file is replaced");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, "not a socket").unwrap();
+        assert_eq!(bind(&q).err(), Some(-(libc::EADDRINUSE as i64)));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "not a socket");
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

@@ -18,6 +18,8 @@ use tokio::sync::mpsc;
 
 const ACK: &str = r#"{"cmd":"NODE_HANDLE_ACK"}"#;
 const NACK: &str = r#"{"cmd":"NODE_HANDLE_NACK"}"#;
+use crate::limits::{MAX_IPC_MESSAGE, MAX_JSON_DEPTH};
+
 /// Node gives up on a handle after this many NACKs.
 const MAX_RETRIES: usize = 3;
 
@@ -70,6 +72,10 @@ where
     tokio::spawn(async move {
         // What has been read and not handled yet; empty (and unallocated) while idle.
         let mut pending: Vec<u8> = Vec::new();
+        // How much of `pending` is known to hold no line end: each byte is looked at once.
+        let mut searched = 0;
+        // Skipping the rest of a message over the size limit.
+        let mut skipping = false;
         let mut fds: std::collections::VecDeque<OwnedFd> = Default::default();
         loop {
             match read_more(&stream, &mut pending, &mut fds).await {
@@ -77,9 +83,17 @@ where
                 Ok(_) => {}
             }
             let mut start = 0;
-            while let Some(i) = pending[start..].iter().position(|&b| b == b'\n') {
-                let line = &pending[start..start + i];
-                start += i + 1;
+            while let Some(i) = pending[searched..].iter().position(|&b| b == b'\n') {
+                let line = &pending[start..searched + i];
+                start = searched + i + 1;
+                searched = start;
+                if std::mem::take(&mut skipping) {
+                    continue;
+                }
+                if line.len() > MAX_IPC_MESSAGE {
+                    report_oversized();
+                    continue;
+                }
                 let Some(msg) = parse_line(line) else { continue };
                 match msg.get("cmd").and_then(Value::as_str) {
                     Some("NODE_HANDLE_ACK") => {
@@ -99,6 +113,15 @@ where
                 }
             }
             pending.drain(..start);
+            searched = pending.len();
+            if pending.len() > MAX_IPC_MESSAGE {
+                if !skipping {
+                    report_oversized();
+                }
+                skipping = true;
+                pending.clear();
+                searched = 0;
+            }
             if pending.is_empty() {
                 pending = Vec::new();
             }
@@ -108,10 +131,18 @@ where
     Ok(IpcSender { normal: normal_tx })
 }
 
-/// Parses one line; a line that is not JSON is logged and dropped.
+fn report_oversized() {
+    daemon_log!("dropped an IPC message that exceeds the {MAX_IPC_MESSAGE} byte limit");
+}
+
+/// Parses one line; a line that is not JSON, or nested too deep, is logged and dropped.
 fn parse_line(line: &[u8]) -> Option<Value> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    if let Err(e) = crate::limits::json_shape(line, MAX_JSON_DEPTH, usize::MAX) {
+        daemon_log!("dropped an IPC message {e}");
         return None;
     }
     match serde_json::from_slice::<Value>(line) {
@@ -304,6 +335,14 @@ mod tests {
         assert!(parse_line(b"not json").is_none());
         assert!(parse_line(b"").is_none());
         assert_eq!(parse_line(b"{\"a\":1}\r"), Some(serde_json::json!({"a": 1})));
+    }
+
+    #[test]
+    fn messages_nested_past_the_limit_are_dropped() {
+        let deep = format!("{{\"type\":\"axm:monitor\",\"data\":{}1{}}}", "{\"v\":".repeat(125), "}".repeat(125));
+        assert!(parse_line(deep.as_bytes()).is_none());
+        let ok = format!("{}1{}", "[".repeat(60), "]".repeat(60));
+        assert!(parse_line(ok.as_bytes()).is_some());
     }
 
     #[tokio::test]

@@ -12,13 +12,20 @@ use super::bus::Frame;
 use super::{handlers, Daemon};
 use crate::protocol::{self, Hello, Request, Response};
 
+/// The pause after a failed `accept` (EMFILE and the like) before the next.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
 pub async fn serve(daemon: Arc<Daemon>, listener: UnixListener) {
     let mut shutdown = daemon.shutdown.subscribe();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => { tokio::spawn(connection(daemon.clone(), stream)); }
-                Err(e) => daemon_log!("accept failed: {e}"),
+                Err(e) => {
+                    daemon_log!("accept failed: {e}");
+                    // Out of descriptors: retrying at once would only spin (and fill the log).
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
             },
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
