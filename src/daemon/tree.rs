@@ -2,6 +2,7 @@
 //! group), and the orphans the daemon adopts as a child subreaper (to reap and kill them).
 
 use std::collections::{HashMap, HashSet};
+use std::os::fd::{AsRawFd, FromRawFd};
 
 /// The fields of `/proc/<pid>/stat` after the command name, which may hold spaces and
 /// parentheses: 0 state, 1 ppid, 11 utime, 12 stime, 19 starttime, 21 rss (pages).
@@ -22,6 +23,56 @@ fn stat(pid: u32) -> Option<(char, u32)> {
 /// Running (a zombie is as good as dead).
 pub fn is_alive(pid: u32) -> bool {
     matches!(stat(pid), Some((state, _)) if state != 'Z' && state != 'X')
+}
+
+/// When `pid` started, in clock ticks after boot: with the pid, it names one process.
+pub fn start_time(pid: u32) -> Option<u64> {
+    stat_fields(pid)?.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// One process, told apart from a later one that reuses its pid by its start time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessId {
+    pub pid: u32,
+    pub started: u64,
+}
+
+impl ProcessId {
+    /// The process now running as `pid`.
+    pub fn of(pid: u32) -> Option<Self> {
+        Some(ProcessId { pid, started: start_time(pid)? })
+    }
+
+    /// Sends `signal` if this process still runs; `Ok(false)` when it is gone or its pid
+    /// now names another process. A pidfd pins the process between the check and the
+    /// signal, so a pid reused meanwhile is never hit.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) -> nix::Result<bool> {
+        // SAFETY: pidfd_open with a pid and no flags; the result is a new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, self.pid as libc::pid_t, 0) };
+        if fd < 0 {
+            return match nix::errno::Errno::last() {
+                nix::errno::Errno::ESRCH => Ok(false),
+                // Kernels before 5.3: check, then signal.
+                nix::errno::Errno::ENOSYS if start_time(self.pid) == Some(self.started) => {
+                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid as i32), signal).map(|_| true)
+                }
+                nix::errno::Errno::ENOSYS => Ok(false),
+                e => Err(e),
+            };
+        }
+        // SAFETY: we own the descriptor the kernel just returned.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) };
+        if start_time(self.pid) != Some(self.started) {
+            return Ok(false);
+        }
+        // SAFETY: pidfd_send_signal on our pidfd, no siginfo, no flags.
+        let sent = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), signal as libc::c_int, std::ptr::null::<libc::siginfo_t>(), 0) };
+        match sent {
+            0 => Ok(true),
+            _ if nix::errno::Errno::last() == nix::errno::Errno::ESRCH => Ok(false),
+            _ => Err(nix::errno::Errno::last()),
+        }
+    }
 }
 
 /// The children of `pid`, from its threads' `children` files (no scan of `/proc`).
@@ -128,6 +179,18 @@ pub fn reap_orphans(known: &HashSet<u32>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_process_is_signalled_only_while_its_start_time_matches() {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let me = ProcessId::of(child.id()).unwrap();
+        let impostor = ProcessId { started: me.started + 1, ..me };
+        assert_eq!(impostor.signal(nix::sys::signal::Signal::SIGKILL), Ok(false), "another process under the same pid");
+        assert!(is_alive(child.id()));
+        assert_eq!(me.signal(nix::sys::signal::Signal::SIGKILL), Ok(true));
+        child.wait().unwrap();
+        assert_eq!(me.signal(nix::sys::signal::Signal::SIGKILL), Ok(false), "gone");
+    }
 
     #[test]
     fn finds_a_grandchild() {
