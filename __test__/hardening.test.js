@@ -361,3 +361,36 @@ test('accept errors (out of descriptors) back off instead of spinning', { skip: 
   assert.ok(failures > 0 && failures < 100, `${failures} accept failures logged`);
   assert.deepEqual(await call(pm2, 'list'), []);
 });
+
+// ---------------------------------------------------------------------------
+// inside the supervisor (being rewritten): these document what must hold, and pass once done
+
+test('a NUL byte in env is a clear error and leaves no entry behind', {
+  skip: ONLY_OURS, todo: 'the supervisor creates the entry before the spawn fails',
+}, async (t) => {
+  const { pm2, writeApp } = await sandbox(t);
+  const script = writeApp('app.js', apps.forever);
+  const e = await rejection(call(pm2, 'start', { script, name: 'nul', env: { BAD: 'a\u0000b' } }));
+  assert.match(e, /nul/i);
+  assert.deepEqual(await call(pm2, 'list'), []);
+});
+
+test('stop reaches an app that left its process group', {
+  skip: ONLY_OURS, todo: 'the supervisor signals only the process group',
+}, async (t) => {
+  const { pm2, writeApp } = await sandbox(t);
+  // Joins the daemon's own process group, where the group signal does not reach it.
+  const script = writeApp('escape.py', [
+    'import os, time',
+    'os.setpgid(0, os.getpgid(os.getppid()))',
+    'while True: time.sleep(1)',
+    '',
+  ].join('\n'));
+  await call(pm2, 'start', { script, name: 'escape', interpreter: 'python3', kill_timeout: 300 });
+  const [app] = await call(pm2, 'list');
+  t.after(() => { try { process.kill(app.pid, 'SIGKILL'); } catch { /* gone */ } });
+  await sleep(300);
+  await call(pm2, 'stop', 'escape');
+  await waitFor(() => !isAlive(app.pid), { timeout: 5000, message: 'the app survived its stop' });
+  assert.equal((await call(pm2, 'list'))[0].pm2_env.status, 'stopped');
+});
