@@ -197,7 +197,7 @@ pub fn drain_script(path: &Path) -> Option<PathBuf> {
     }
     // Written aside and renamed: a worker starting now never reads half a file.
     let tmp = path.with_extension(format!("cjs.{}", std::process::id()));
-    match std::fs::write(&tmp, DRAIN_SCRIPT).and_then(|_| std::fs::rename(&tmp, path)) {
+    match crate::home::write_private(&tmp, DRAIN_SCRIPT).and_then(|_| std::fs::rename(&tmp, path)) {
         Ok(()) => Some(path.to_path_buf()),
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);

@@ -39,6 +39,17 @@ fn temp_beside(path: &Path, bytes: &[u8]) -> std::io::Result<std::path::PathBuf>
     }
 }
 
+/// Makes `bak` the current content of `file`, atomically.
+fn keep_as_backup(file: &Path, bak: &Path) -> std::io::Result<()> {
+    let link = bak.with_extension(format!("bak-{}", std::process::id()));
+    let _ = std::fs::remove_file(&link);
+    match std::fs::hard_link(file, &link) {
+        Ok(()) => std::fs::rename(&link, bak).inspect_err(|_| drop(std::fs::remove_file(&link))),
+        // A filesystem without hard links: a copy, written aside first.
+        Err(_) => write_atomic(bak, &std::fs::read(file)?),
+    }
+}
+
 fn sync_dir(path: &Path) {
     if let Some(dir) = path.parent() {
         if let Ok(d) = std::fs::File::open(dir) {
@@ -57,11 +68,12 @@ fn backup_path(home: &Home) -> std::path::PathBuf {
 pub fn save(home: &Home, entries: &[Value]) -> Result<(), String> {
     let dump = home.dump_file();
     let text = serde_json::to_vec_pretty(entries).expect("JSON values always serialise");
-    // The new dump is written whole first: a full disk changes neither file. Then renames
-    // (which need no space) make the old dump the backup and the new one the dump.
+    // The new dump is written whole first: a full disk changes neither file. Then the old
+    // dump becomes the backup (a hard link: no copy, no space) and the new one replaces it,
+    // each by a rename, so a reader always finds both files whole.
     let tmp = temp_beside(&dump, &text).map_err(|e| format!("Cannot write {}: {e}", dump.display()))?;
     if dump.exists() {
-        if let Err(e) = std::fs::rename(&dump, backup_path(home)) {
+        if let Err(e) = keep_as_backup(&dump, &backup_path(home)) {
             let _ = std::fs::remove_file(&tmp);
             return Err(format!("Cannot back up {}: {e}", dump.display()));
         }

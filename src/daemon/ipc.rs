@@ -136,7 +136,7 @@ fn report_oversized() {
 }
 
 /// Parses one line; a line that is not JSON, or nested too deep, is logged and dropped.
-fn parse_line(line: &[u8]) -> Option<Value> {
+pub fn parse_line(line: &[u8]) -> Option<Value> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.iter().all(u8::is_ascii_whitespace) {
         return None;
