@@ -378,18 +378,20 @@ test('a NUL byte in env is a clear error and leaves no entry behind', {
 test('stop reaches an app that left its process group', {
   skip: ONLY_OURS, todo: 'the supervisor signals only the process group',
 }, async (t) => {
-  const { pm2, writeApp } = await sandbox(t);
+  const { pm2, dir, writeApp } = await sandbox(t);
   // Joins the daemon's own process group, where the group signal does not reach it.
+  const moved = path.join(dir, 'moved');
   const script = writeApp('escape.py', [
-    'import os, time',
+    'import os, sys, time',
     'os.setpgid(0, os.getpgid(os.getppid()))',
+    "open(sys.argv[1], 'w').write('moved')",
     'while True: time.sleep(1)',
     '',
   ].join('\n'));
-  await call(pm2, 'start', { script, name: 'escape', interpreter: 'python3', kill_timeout: 300 });
+  await call(pm2, 'start', { script, name: 'escape', interpreter: 'python3', kill_timeout: 300, args: [moved] });
   const [app] = await call(pm2, 'list');
   t.after(() => { try { process.kill(app.pid, 'SIGKILL'); } catch { /* gone */ } });
-  await sleep(300);
+  await waitFor(() => fs.existsSync(moved), { message: 'the app did not leave its group' });
   await call(pm2, 'stop', 'escape');
   await waitFor(() => !isAlive(app.pid), { timeout: 5000, message: 'the app survived its stop' });
   assert.equal((await call(pm2, 'list'))[0].pm2_env.status, 'stopped');
