@@ -43,7 +43,8 @@ function startDaemon(home, { stderr = 'ignore', env = {}, prefix = [] } = {}) {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', stderr], env: { ...process.env, ...env } });
     let out = '';
     child.stdout.on('data', (d) => { out += d; });
-    child.on('exit', () => (out.startsWith('ready') ? resolve() : reject(new Error(`daemon: ${out}`))));
+    // The daemon forks away; its stdout closes once it has said whether it is ready.
+    child.stdout.on('end', () => (out.startsWith('ready') ? resolve() : reject(new Error(`daemon: ${out}`))));
   });
 }
 
