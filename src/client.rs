@@ -60,6 +60,8 @@ pub struct Connection {
     pending: Pending,
     next_id: AtomicU64,
     alive: Arc<AtomicBool>,
+    /// The socket, to see a daemon's death before the reader task has noticed it.
+    socket: std::os::fd::RawFd,
     reader: tokio::task::JoinHandle<()>,
     pub daemon_pid: u32,
 }
@@ -74,8 +76,10 @@ pub enum Launch {
 }
 
 impl Connection {
+    /// False once the daemon has closed its side: a call then reconnects instead of
+    /// writing into a dead socket.
     pub fn is_alive(&self) -> bool {
-        self.alive.load(Ordering::SeqCst)
+        self.alive.load(Ordering::SeqCst) && !peer_closed(self.socket)
     }
 
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, String> {
@@ -168,6 +172,13 @@ impl Connection {
     }
 }
 
+fn peer_closed(fd: std::os::fd::RawFd) -> bool {
+    let mut p = libc::pollfd { fd, events: libc::POLLRDHUP, revents: 0 };
+    // SAFETY: one pollfd for a descriptor the connection owns; no waiting.
+    let ready = unsafe { libc::poll(&mut p, 1, 0) };
+    ready > 0 && p.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
+}
+
 fn fail_all(pending: &Pending) {
     for (_, tx) in pending.lock().unwrap().drain() {
         let _ = tx.send(Err(LOST.into()));
@@ -206,6 +217,7 @@ async fn try_connect(home: &Home, events: Option<EventSink>) -> Result<Option<Co
         }
         Err(e) => return Err(format!("Cannot connect to {}: {e}", sock.display())),
     };
+    let socket = std::os::fd::AsRawFd::as_raw_fd(&stream);
     let (reader, mut writer) = stream.into_split();
     let mut reader = tokio::io::BufReader::with_capacity(256 * 1024, reader);
     protocol::write_frame(&mut writer, &Hello::ours()).await.map_err(|e| format!("Cannot talk to the PM2 daemon: {e}"))?;
@@ -282,7 +294,7 @@ async fn try_connect(home: &Home, events: Option<EventSink>) -> Result<Option<Co
             fail_all(&pending);
         }
     });
-    Ok(Some(Connection { writer: Arc::new(tokio::sync::Mutex::new(writer)), pending, next_id: AtomicU64::new(1), alive, reader, daemon_pid: theirs.pid }))
+    Ok(Some(Connection { writer: Arc::new(tokio::sync::Mutex::new(writer)), pending, next_id: AtomicU64::new(1), alive, socket, reader, daemon_pid: theirs.pid }))
 }
 
 /// Connects to the daemon of `home`, starting one if none answers. Concurrent first connects
