@@ -157,8 +157,18 @@ pub struct AppSpec {
     pub pid_file: Option<PathBuf>,
     pub force: bool,
     pub instance_var: String,
-    /// The stop signal (`kill_signal`), else the daemon's (`PM2_KILL_SIGNAL`, SIGINT).
+    /// The stop signal (`kill_signal`), else the daemon's (`PM2_KILL_SIGNAL`, SIGINT): see
+    /// [`AppSpec::stop_signal`].
     pub kill_signal: Option<String>,
+    /// Online at the app's `ready` message (or after `listen_timeout`), not at spawn.
+    #[serde(default)]
+    pub wait_ready: bool,
+    /// How long a `wait_ready` app or a reloaded cluster worker gets to become ready (ms).
+    #[serde(default)]
+    pub listen_timeout: u64,
+    /// `increment_var`: the variable instance n gets as its value + n.
+    #[serde(default)]
+    pub increment_var: Option<String>,
     /// `cron_restart`, unless disabled.
     pub cron: Option<String>,
     pub exp_backoff_restart_delay: Option<u64>,
@@ -737,6 +747,9 @@ pub fn normalize(raw: &Value, ctx: &StartContext, home: &Home, default_kill_time
         force: get("force").and_then(Value::as_bool).unwrap_or(false),
         instance_var: get("instance_var").and_then(Value::as_str).unwrap_or("NODE_APP_INSTANCE").to_string(),
         kill_signal: get("kill_signal").and_then(Value::as_str).map(str::to_string),
+        wait_ready: get("wait_ready").and_then(Value::as_bool) == Some(true),
+        listen_timeout: get("listen_timeout").and_then(Value::as_u64).unwrap_or(3000),
+        increment_var: get("increment_var").and_then(Value::as_str).map(str::to_string),
         cron: get("cron_restart").and_then(Value::as_str).filter(|c| c.trim() != "0").map(str::to_string),
         exp_backoff_restart_delay: get("exp_backoff_restart_delay").and_then(Value::as_u64).filter(|d| *d > 0),
         max_memory: get("max_memory_restart").and_then(Value::as_u64).filter(|m| *m > 0),
@@ -769,8 +782,14 @@ impl AppSpec {
         self.options.get("exec_mode").and_then(Value::as_str) == Some("cluster_mode")
     }
 
-    pub fn wait_ready(&self) -> bool {
-        self.options.get("wait_ready").and_then(Value::as_bool) == Some(true)
+    /// Options an app also sees as environment variables (scalars, as pm2 passes them).
+    pub fn options_as_env(&self) -> impl Iterator<Item = (String, Value)> + '_ {
+        self.options.iter().filter(|(k, v)| !k.starts_with('_') && !v.is_object() && !v.is_array() && !v.is_null()).map(|(k, v)| (k.clone(), v.clone()))
+    }
+
+    /// The signal that asks this app to stop: its `kill_signal`, else the daemon's.
+    pub fn stop_signal(&self, default: nix::sys::signal::Signal) -> nix::sys::signal::Signal {
+        self.kill_signal.as_deref().and_then(|s| signal_named(s).ok()).unwrap_or(default)
     }
 
     /// Node apps get the IPC channel.

@@ -39,12 +39,171 @@ impl Hello {
     }
 }
 
+/// A request as it travels: `{id, method, params}`; [`Request::parse`] types it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Request {
+pub struct RequestFrame {
     pub id: u64,
     pub method: String,
     #[serde(default)]
     pub params: Value,
+}
+
+/// Which processes a call names: `target` (a name, namespace, id or `"all"`) or `names`
+/// (the apps of a config file). Checked when the call is served, so that a bad target
+/// gets the same error whatever the call.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Selection {
+    pub target: Option<Value>,
+    pub names: Option<Value>,
+}
+
+/// `start`: raw app options (normalised by the daemon), `mode` `"script"` or `"json"`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct StartParams {
+    pub apps: Vec<Value>,
+    pub mode: Option<String>,
+    pub context: Option<Value>,
+}
+
+/// `restart` / `reload`: the selection, option overrides (`opts`) and the caller's context.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RestartParams {
+    #[serde(flatten)]
+    pub selection: Selection,
+    pub opts: Option<Value>,
+    pub context: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ScaleParams {
+    pub target: Option<Value>,
+    pub count: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SignalParams {
+    #[serde(flatten)]
+    pub selection: Selection,
+    pub signal: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct DataParams {
+    pub packet: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct LineParams {
+    #[serde(flatten)]
+    pub selection: Selection,
+    pub line: Option<Value>,
+    pub separator: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ActionParams {
+    #[serde(flatten)]
+    pub selection: Selection,
+    pub msg: Option<Value>,
+    pub opts: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct DumpParams {
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ContextParams {
+    pub context: Option<Value>,
+}
+
+/// Every call the daemon serves, one variant each, with its typed params.
+#[derive(Debug, Clone)]
+pub enum Request {
+    Ping,
+    GetVersion,
+    List,
+    Describe(Selection),
+    Start(StartParams),
+    Stop(Selection),
+    Restart(RestartParams),
+    Reload(RestartParams),
+    Scale(ScaleParams),
+    Delete(Selection),
+    Reset(Selection),
+    GetProcessIdByName(Selection),
+    GetPid(Selection),
+    Flush(Selection),
+    ReloadLogs,
+    SendSignal(SignalParams),
+    SendData(DataParams),
+    SendLine(LineParams),
+    MsgProcess(ActionParams),
+    Dump(DumpParams),
+    ClearDump,
+    Resurrect(ContextParams),
+    Subscribe,
+    Kill,
+    /// Fails inside the daemon on purpose (`"request"`: while serving the call,
+    /// `"supervisor"`: inside the supervisor), to prove one failure harms nothing else.
+    #[cfg(test)]
+    Panic(String),
+}
+
+/// The method name of `kill`, after which the daemon exits.
+pub const KILL: &str = "kill";
+
+impl Request {
+    /// Types a request from its method name and JSON params; an unknown method is "not
+    /// implemented", params of the wrong shape an error naming the method.
+    pub fn parse(method: &str, params: Value) -> Result<Request, String> {
+        fn p<T: for<'de> Deserialize<'de> + Default>(method: &str, params: Value) -> Result<T, String> {
+            if params.is_null() {
+                return Ok(T::default());
+            }
+            serde_json::from_value(params).map_err(|e| format!("Invalid parameters for {method}: {e}"))
+        }
+        Ok(match method {
+            "ping" => Request::Ping,
+            "getVersion" => Request::GetVersion,
+            "list" => Request::List,
+            "describe" => Request::Describe(p(method, params)?),
+            "start" => Request::Start(p(method, params)?),
+            "stop" => Request::Stop(p(method, params)?),
+            "restart" => Request::Restart(p(method, params)?),
+            "reload" => Request::Reload(p(method, params)?),
+            "scale" => Request::Scale(p(method, params)?),
+            "delete" => Request::Delete(p(method, params)?),
+            "reset" => Request::Reset(p(method, params)?),
+            "getProcessIdByName" => Request::GetProcessIdByName(p(method, params)?),
+            "getPID" => Request::GetPid(p(method, params)?),
+            "flush" => Request::Flush(p(method, params)?),
+            "reloadLogs" => Request::ReloadLogs,
+            "sendSignalToProcessName" | "sendSignalToProcessId" => Request::SendSignal(p(method, params)?),
+            "sendDataToProcessId" => Request::SendData(p(method, params)?),
+            "sendLineToStdin" => Request::SendLine(p(method, params)?),
+            "msgProcess" => Request::MsgProcess(p(method, params)?),
+            "dump" => Request::Dump(p(method, params)?),
+            "clearDump" => Request::ClearDump,
+            "resurrect" => Request::Resurrect(p(method, params)?),
+            "subscribe" => Request::Subscribe,
+            KILL => Request::Kill,
+            #[cfg(test)]
+            "panic" => Request::Panic(params.get("in").and_then(Value::as_str).unwrap_or("request").to_string()),
+            other => return Err(format!("not implemented: {other}")),
+        })
+    }
 }
 
 /// A request whose params are already JSON text (from JavaScript), sent without re-parsing.
@@ -210,26 +369,43 @@ mod tests {
 
     #[tokio::test]
     async fn frames_round_trip() {
-        let req = Request { id: 7, method: "list".into(), params: serde_json::json!({"a": 1}) };
+        let req = RequestFrame { id: 7, method: "list".into(), params: serde_json::json!({"a": 1}) };
         let bytes = encode(&req);
         let mut r = &bytes[..];
-        let back: Request = read_frame(&mut r).await.unwrap().unwrap();
+        let back: RequestFrame = read_frame(&mut r).await.unwrap().unwrap();
         assert_eq!(back.id, 7);
         assert_eq!(back.method, "list");
-        let end: Option<Request> = read_frame(&mut r).await.unwrap();
+        let end: Option<RequestFrame> = read_frame(&mut r).await.unwrap();
         assert!(end.is_none());
+    }
+
+    #[test]
+    fn requests_are_typed_from_method_and_params() {
+        use serde_json::json;
+        assert!(matches!(Request::parse("list", json!({})), Ok(Request::List)));
+        match Request::parse("stop", json!({"target": "all"})) {
+            Ok(Request::Stop(s)) => assert_eq!(s.target, Some(json!("all"))),
+            other => panic!("{other:?}"),
+        }
+        match Request::parse("sendLineToStdin", json!({"target": 1, "line": "hi"})) {
+            Ok(Request::SendLine(l)) => assert_eq!((l.selection.target, l.line), (Some(json!(1)), Some(json!("hi")))),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(Request::parse("ping", Value::Null), Ok(Request::Ping)));
+        assert_eq!(Request::parse("lsit", json!({})).unwrap_err(), "not implemented: lsit");
+        assert!(Request::parse("start", json!({"apps": 3})).unwrap_err().starts_with("Invalid parameters for start"));
     }
 
     #[tokio::test]
     async fn oversized_and_garbage_frames_are_errors() {
         let mut huge = &[0xffu8, 0xff, 0xff, 0xff][..];
-        assert!(matches!(read_frame::<_, Request>(&mut huge).await, Err(FrameError::TooLarge(_))));
+        assert!(matches!(read_frame::<_, RequestFrame>(&mut huge).await, Err(FrameError::TooLarge(_))));
         let mut garbage = vec![0, 0, 0, 3];
         garbage.extend_from_slice(b"{{{");
         let mut g = &garbage[..];
-        assert!(matches!(read_frame::<_, Request>(&mut g).await, Err(FrameError::Json(_))));
+        assert!(matches!(read_frame::<_, RequestFrame>(&mut g).await, Err(FrameError::Json(_))));
         let mut cut = &[0u8, 0, 0, 9, b'{'][..];
-        assert!(matches!(read_frame::<_, Request>(&mut cut).await, Err(FrameError::Io(_))));
+        assert!(matches!(read_frame::<_, RequestFrame>(&mut cut).await, Err(FrameError::Io(_))));
     }
 
     #[tokio::test]
@@ -239,12 +415,12 @@ mod tests {
         let body = format!("{{\"id\":1,\"method\":\"list\",\"params\":[{params}]}}");
         let mut frame = (body.len() as u32).to_be_bytes().to_vec();
         frame.extend_from_slice(body.as_bytes());
-        let e = read_frame::<_, Request>(&mut &frame[..]).await.unwrap_err();
+        let e = read_frame::<_, RequestFrame>(&mut &frame[..]).await.unwrap_err();
         assert_eq!(e.to_string(), "refused a frame with more than 1048576 values");
         let deep = format!("{{\"id\":1,\"method\":\"list\",\"params\":{}{}}}", "[".repeat(100), "]".repeat(100));
         let mut frame = (deep.len() as u32).to_be_bytes().to_vec();
         frame.extend_from_slice(deep.as_bytes());
-        let e = read_frame::<_, Request>(&mut &frame[..]).await.unwrap_err();
+        let e = read_frame::<_, RequestFrame>(&mut &frame[..]).await.unwrap_err();
         assert_eq!(e.to_string(), "refused a frame nested deeper than 64 levels");
     }
 }

@@ -1,9 +1,9 @@
 //! `cron_restart`: one timer per app instance that restarts it at each occurrence of its
-//! pattern. Kept across stop (as in pm2), replaced when the pattern changes, removed on delete.
+//! pattern. Owned by the supervisor. Kept across stop (as in pm2), replaced when the pattern changes, removed on delete.
 
 use chrono::Local;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
@@ -11,12 +11,12 @@ use super::Daemon;
 use crate::config::parse_cron;
 
 #[derive(Default)]
-pub struct CronJobs(Mutex<HashMap<u32, (String, JoinHandle<()>)>>);
+pub struct CronJobs(HashMap<u32, (String, JoinHandle<()>)>);
 
 impl CronJobs {
     /// Makes the job of `pm_id` follow `pattern` (or removes it).
-    pub fn ensure(&self, daemon: &Arc<Daemon>, pm_id: u32, pattern: Option<&str>) {
-        let mut jobs = self.0.lock().unwrap();
+    pub fn ensure(&mut self, daemon: &Arc<Daemon>, pm_id: u32, pattern: Option<&str>) {
+        let jobs = &mut self.0;
         if let Some((current, _)) = jobs.get(&pm_id) {
             if Some(current.as_str()) == pattern {
                 return;
@@ -47,8 +47,8 @@ impl CronJobs {
         jobs.insert(pm_id, (pattern.to_string(), job));
     }
 
-    pub fn remove(&self, pm_id: u32) {
-        if let Some((_, job)) = self.0.lock().unwrap().remove(&pm_id) {
+    pub fn remove(&mut self, pm_id: u32) {
+        if let Some((_, job)) = self.0.remove(&pm_id) {
             job.abort();
         }
     }

@@ -1,10 +1,15 @@
 //! `dump.pm2`: the saved process list, written atomically (temp file, fsync, rename), the
 //! previous one kept byte for byte as `dump.pm2.bak`; and turning its entries (pm2_env
-//! objects, from this daemon or from pm2 itself) back into start options.
+//! objects, from this daemon or from pm2 itself) back into start options; saving the
+//! running list and starting a saved one.
 
 use serde_json::{json, Map, Value};
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
+
+use super::Daemon;
 
 use crate::config::StartContext;
 use crate::home::Home;
@@ -145,4 +150,64 @@ pub fn start_options(entry: &Value, node_path: &str) -> Option<(Value, StartCont
     let ctx = StartContext { cwd: cwd.into(), env, node_path: node_path.to_string(), env_name: None };
     let stopped = e.get("status").and_then(Value::as_str) == Some("stopped");
     Some((Value::Object(raw), ctx, !stopped))
+}
+
+/// Every app's dump entry, read in the supervisor.
+async fn current_entries(d: &Daemon) -> Result<Vec<Value>, String> {
+    d.ask(|s| s.table.iter().map(|p| entry_of(&p.describe(&s.d.home))).collect()).await
+}
+
+/// `dump`: saves the process list; an empty one only when forced.
+pub async fn save_current(d: &Daemon, force: bool) -> Result<(), String> {
+    let entries = current_entries(d).await?;
+    if entries.is_empty() && !force {
+        return Err("Process list empty, cannot save empty list".into());
+    }
+    save(&d.home, &entries)
+}
+
+/// Saves the process list unless it is empty (a signal stop must not erase a good dump).
+pub async fn save_if_any(d: &Daemon) {
+    if let Err(e) = save_current(d, false).await {
+        if !e.starts_with("Process list empty") {
+            daemon_log!("{e}");
+        }
+    }
+}
+
+/// Starts the dumped apps whose name is not running; instances of one name start together.
+pub async fn resurrect(d: &Arc<Daemon>, node_path: &str) -> Result<Vec<u32>, String> {
+    let entries = load(&d.home)?;
+    let mut groups: Vec<(String, Value, StartContext, bool, u32)> = Vec::new();
+    for entry in &entries {
+        let Some((raw, ctx, autostart)) = start_options(entry, node_path) else { continue };
+        let name = raw.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+        match groups.iter_mut().find(|g| g.0 == name) {
+            Some(g) => g.4 += 1,
+            None => groups.push((name, raw, ctx, autostart, 1)),
+        }
+    }
+    let running: HashSet<String> = d.ask(|s| s.table.iter().map(|p| p.spec.name.clone()).collect()).await?;
+    let mut specs = Vec::new();
+    for (name, mut raw, ctx, autostart, count) in groups {
+        if running.contains(&name) {
+            continue;
+        }
+        raw["instances"] = json!(count);
+        raw["autostart"] = json!(autostart);
+        match crate::config::normalize(&raw, &ctx, &d.home, d.settings.kill_timeout) {
+            Ok(spec) => specs.push(spec),
+            Err(e) => daemon_log!("cannot resurrect {name}: {e}"),
+        }
+    }
+    d.ask(move |s| {
+        let mut started = Vec::new();
+        for spec in specs {
+            if s.table.ids_named(&spec.name).is_empty() {
+                started.extend(s.create(spec)?);
+            }
+        }
+        Ok(started)
+    })
+    .await?
 }

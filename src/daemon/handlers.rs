@@ -1,4 +1,5 @@
-//! One small function per request; `dispatch` is the daemon's whole API.
+//! One small function per request; `dispatch` is the daemon's whole API. Each runs in its
+//! own task and works on the process table through the supervisor (`Daemon::ask`).
 
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -7,9 +8,10 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use super::process_table::{Status, Target};
-use super::{logs, Daemon};
+use super::supervisor::Supervisor;
+use super::{dump, logs, Daemon};
 use crate::config::{self, StartContext};
-use crate::protocol::PACKAGE_VERSION;
+use crate::protocol::{self, Request, Selection, PACKAGE_VERSION};
 
 /// A request's result: a value, or JSON text already (descriptions, the bulk of `list()`).
 pub enum Answer {
@@ -17,65 +19,75 @@ pub enum Answer {
     Json(Vec<u8>),
 }
 
-pub async fn dispatch(d: &Arc<Daemon>, method: &str, params: Value) -> Result<Answer, String> {
-    match method {
-        "list" => Ok(Answer::Json(list(d))),
-        "describe" => Ok(Answer::Json(describe(d, &params))),
-        _ => values(d, method, params).await.map(Answer::Value),
-    }
-}
-
-async fn values(d: &Arc<Daemon>, method: &str, params: Value) -> Result<Value, String> {
-    match method {
-        "ping" => Ok(json!({"msg": "pong"})),
-        "getVersion" => Ok(json!(PACKAGE_VERSION)),
-        "start" => start(d, &params).await,
-        "stop" => each(d, &params, Action::Stop).await,
-        "restart" => restart(d, &params, false).await,
-        "reload" => reload(d, &params).await,
-        "scale" => scale(d, &params).await,
-        "delete" => each(d, &params, Action::Delete).await,
-        "reset" => reset(d, &params),
-        "getProcessIdByName" => Ok(ids_by_name(d, &params)),
-        "getPID" => Ok(pids(d, &params)),
-        "flush" => flush(d, &params),
-        "reloadLogs" => {
+pub async fn dispatch(d: &Arc<Daemon>, request: Request) -> Result<Answer, String> {
+    let value = match request {
+        Request::List => return Ok(Answer::Json(d.ask(|s| descriptions_json(s, None)).await?)),
+        Request::Describe(sel) => return Ok(Answer::Json(d.ask(move |s| describe(s, &sel)).await?)),
+        Request::Ping => json!({"msg": "pong"}),
+        Request::GetVersion => json!(PACKAGE_VERSION),
+        Request::Start(params) => start(d, params).await?,
+        Request::Stop(sel) => each(d, &sel, Action::Stop).await?,
+        Request::Restart(params) => restart(d, params, false).await?,
+        Request::Reload(params) => reload(d, params).await?,
+        Request::Scale(params) => scale(d, params).await?,
+        Request::Delete(sel) => each(d, &sel, Action::Delete).await?,
+        Request::Reset(sel) => d.ask(move |s| reset(s, &sel)).await??,
+        Request::GetProcessIdByName(sel) => d.ask(move |s| ids_by_name(s, &sel)).await?,
+        Request::GetPid(sel) => d.ask(move |s| pids(s, &sel)).await?,
+        Request::Flush(sel) => d.ask(move |s| flush(s, &sel)).await??,
+        Request::ReloadLogs => {
             d.reload_logs();
-            Ok(json!({}))
+            json!({})
         }
-        "sendSignalToProcessName" | "sendSignalToProcessId" => send_signal(d, &params),
-        "sendDataToProcessId" => send_data(d, &params),
-        "sendLineToStdin" => send_line(d, &params).await,
-        "msgProcess" => msg_process(d, &params),
-        "dump" => save_dump(d, &params),
-        "clearDump" => {
-            super::dump::write_atomic(&d.home.dump_file(), b"[]").map_err(|e| format!("Cannot write {}: {e}", d.home.dump_file().display()))?;
-            Ok(json!({"success": true}))
+        Request::SendSignal(params) => d.ask(move |s| send_signal(s, params)).await??,
+        Request::SendData(params) => d.ask(move |s| send_data(s, params)).await??,
+        Request::SendLine(params) => send_line(d, params).await?,
+        Request::MsgProcess(params) => d.ask(move |s| msg_process(s, params)).await??,
+        Request::Dump(params) => {
+            dump::save_current(d, params.force).await?;
+            json!({"success": true})
         }
-        "resurrect" => resurrect(d, &params).await,
-        "kill" => {
+        Request::ClearDump => {
+            dump::write_atomic(&d.home.dump_file(), b"[]").map_err(|e| format!("Cannot write {}: {e}", d.home.dump_file().display()))?;
+            json!({"success": true})
+        }
+        Request::Resurrect(params) => {
+            let node_path = context(params.context).map(|c| c.node_path).unwrap_or_default();
+            let started = dump::resurrect(d, &node_path).await?;
+            descriptions(d, started).await?
+        }
+        // Served by the connection itself; a second one is refused.
+        Request::Subscribe => return Err("This connection is already subscribed".into()),
+        Request::Kill => {
             d.bus.emit("pm2:kill", json!({"status": "killed", "msg": "pm2 has been killed via method"}));
-            d.delete_all().await;
-            if !d.settings.in_process {
-                super::supervisor::kill_leftovers();
-            }
-            Ok(json!({"success": true}))
+            d.wind_down().await;
+            json!({"success": true})
         }
-        other => Err(format!("not implemented: {other}")),
-    }
+        #[cfg(test)]
+        Request::Panic(place) => {
+            if place == "supervisor" {
+                d.ask(|_| panic!("a supervisor step failed on purpose")).await?;
+            }
+            panic!("a request failed on purpose")
+        }
+    };
+    Ok(Answer::Value(value))
 }
 
 /// Descriptions of `ids` as values, for answers that change them.
-fn descriptions(d: &Daemon, ids: &[u32]) -> Value {
-    serde_json::from_slice(&descriptions_json(d, Some(ids))).expect("descriptions are JSON")
+fn description_values(s: &Supervisor, ids: &[u32]) -> Value {
+    serde_json::from_slice(&descriptions_json(s, Some(ids))).expect("descriptions are JSON")
 }
 
-/// Descriptions of `ids` as a JSON array.
-fn descriptions_json(d: &Daemon, ids: Option<&[u32]>) -> Vec<u8> {
-    let table = d.table.lock().unwrap();
+async fn descriptions(d: &Daemon, ids: Vec<u32>) -> Result<Value, String> {
+    d.ask(move |s| description_values(s, &ids)).await
+}
+
+/// Descriptions of `ids` (every app if None) as a JSON array.
+fn descriptions_json(s: &Supervisor, ids: Option<&[u32]>) -> Vec<u8> {
     let procs: Vec<_> = match ids {
-        Some(ids) => ids.iter().filter_map(|id| table.get(*id)).collect(),
-        None => table.iter().collect(),
+        Some(ids) => ids.iter().filter_map(|id| s.table.get(*id)).collect(),
+        None => s.table.iter().collect(),
     };
     let mut out = Vec::with_capacity(8 * 1024 * procs.len() + 2);
     out.push(b'[');
@@ -83,46 +95,46 @@ fn descriptions_json(d: &Daemon, ids: Option<&[u32]>) -> Vec<u8> {
         if i > 0 {
             out.push(b',');
         }
-        p.write_description(&d.home, &mut out);
+        p.write_description(&s.d.home, &mut out);
     }
     out.push(b']');
     out
 }
 
-fn list(d: &Daemon) -> Vec<u8> {
-    descriptions_json(d, None)
+fn describe(s: &Supervisor, sel: &Selection) -> Vec<u8> {
+    let ids = Target::of(sel).and_then(|t| s.table.select(&t)).unwrap_or_default();
+    descriptions_json(s, Some(&ids))
 }
 
-fn describe(d: &Daemon, params: &Value) -> Vec<u8> {
-    let ids = Target::from_params(params).and_then(|t| d.table.lock().unwrap().select(&t)).unwrap_or_default();
-    descriptions_json(d, Some(&ids))
+fn select(s: &Supervisor, sel: &Selection) -> Result<Vec<u32>, String> {
+    s.table.select(&Target::of(sel)?)
 }
 
-fn select(d: &Daemon, params: &Value) -> Result<Vec<u32>, String> {
-    let target = Target::from_params(params)?;
-    d.table.lock().unwrap().select(&target)
+async fn select_ids(d: &Daemon, sel: &Selection) -> Result<Vec<u32>, String> {
+    let sel = sel.clone();
+    d.ask(move |s| select(s, &sel)).await?
 }
 
-fn context(params: &Value) -> Result<StartContext, String> {
-    serde_json::from_value(params.get("context").cloned().unwrap_or(Value::Null)).map_err(|e| format!("invalid start context: {e}"))
+fn context(context: Option<Value>) -> Result<StartContext, String> {
+    serde_json::from_value(context.unwrap_or(Value::Null)).map_err(|e| format!("invalid start context: {e}"))
 }
 
 /// `start`: `mode: "script"` for `start(script[, options])`, `"json"` for an options object
 /// or a config file (apps already known by name are restarted with their new options).
-async fn start(d: &Arc<Daemon>, params: &Value) -> Result<Value, String> {
-    let ctx = context(params)?;
-    let apps = params.get("apps").and_then(Value::as_array).cloned().unwrap_or_default();
+async fn start(d: &Arc<Daemon>, params: protocol::StartParams) -> Result<Value, String> {
+    let ctx = context(params.context)?;
+    let apps = params.apps;
     if apps.is_empty() {
         return Err("No app to start".into());
     }
-    let by_script = params.get("mode").and_then(Value::as_str) == Some("script");
+    let by_script = params.mode.as_deref() == Some("script");
 
     if by_script {
         // `start('name')` of a known app restarts it, as pm2 does.
-        if let Some(name) = apps[0].get("script").and_then(Value::as_str) {
-            let ids = d.table.lock().unwrap().ids_named(name);
+        if let Some(name) = apps[0].get("script").and_then(Value::as_str).map(str::to_string) {
+            let ids = d.ask(move |s| s.table.ids_named(&name)).await?;
             if !ids.is_empty() {
-                return restart_ids(d, &ids).await;
+                return restart_ids(d, ids).await;
             }
         }
     }
@@ -135,34 +147,41 @@ async fn start(d: &Arc<Daemon>, params: &Value) -> Result<Value, String> {
 
     let mut affected = Vec::new();
     for spec in specs {
-        let existing = d.table.lock().unwrap().ids_named(&spec.name);
         if by_script {
-            let same_script = {
-                let table = d.table.lock().unwrap();
-                let found = table.iter().any(|p| p.spec.exec_path == spec.exec_path && p.spec.name == spec.name);
-                found
-            };
-            if same_script && !spec.force {
-                return Err("Script already launched, add -f option to force re-execution".into());
-            }
-            affected.extend(d.create(spec)?);
-        } else if !existing.is_empty() && !spec.force {
-            let spec = Arc::new(spec);
-            {
-                let mut table = d.table.lock().unwrap();
-                for id in &existing {
-                    if let Some(p) = table.get_mut(*id) {
-                        p.set_spec(spec.clone());
+            let created = d
+                .ask(move |s| {
+                    let same_script = s.table.iter().any(|p| p.spec.exec_path == spec.exec_path && p.spec.name == spec.name);
+                    if same_script && !spec.force {
+                        return Err("Script already launched, add -f option to force re-execution".to_string());
                     }
-                }
-            }
-            restart_ids(d, &existing).await?;
-            affected.extend(existing);
-        } else {
-            affected.extend(d.create(spec)?);
+                    s.create(spec)
+                })
+                .await??;
+            affected.extend(created);
+            continue;
         }
+        // Known by name: take the new options and restart; else create.
+        let known = d
+            .ask(move |s| {
+                let existing = s.table.ids_named(&spec.name);
+                if !existing.is_empty() && !spec.force {
+                    let spec = Arc::new(spec);
+                    for id in &existing {
+                        if let Some(p) = s.table.get_mut(*id) {
+                            p.set_spec(spec.clone());
+                        }
+                    }
+                    return Ok((existing, true));
+                }
+                s.create(spec).map(|ids| (ids, false))
+            })
+            .await??;
+        if known.1 {
+            restart_ids(d, known.0.clone()).await?;
+        }
+        affected.extend(known.0);
     }
-    Ok(descriptions(d, &affected))
+    descriptions(d, affected).await
 }
 
 #[derive(Clone, Copy)]
@@ -172,9 +191,15 @@ enum Action {
 }
 
 /// Runs an action on every selected process at once.
-async fn each(d: &Arc<Daemon>, params: &Value, action: Action) -> Result<Value, String> {
-    let ids = select(d, params)?;
-    let before = descriptions(d, &ids);
+async fn each(d: &Arc<Daemon>, sel: &Selection, action: Action) -> Result<Value, String> {
+    let sel = sel.clone();
+    let (ids, before) = d
+        .ask(move |s| {
+            let ids = select(s, &sel)?;
+            let before = description_values(s, &ids);
+            Ok::<_, String>((ids, before))
+        })
+        .await??;
     let mut set = tokio::task::JoinSet::new();
     for id in ids.clone() {
         let d = d.clone();
@@ -189,7 +214,7 @@ async fn each(d: &Arc<Daemon>, params: &Value, action: Action) -> Result<Value, 
         r.map_err(|e| e.to_string())??;
     }
     Ok(match action {
-        Action::Stop => descriptions(d, &ids),
+        Action::Stop => descriptions(d, ids).await?,
         Action::Delete => mark_deleted(before),
     })
 }
@@ -204,35 +229,37 @@ fn mark_deleted(mut before: Value) -> Value {
     before
 }
 
-async fn restart_ids(d: &Arc<Daemon>, ids: &[u32]) -> Result<Value, String> {
+async fn restart_ids(d: &Arc<Daemon>, ids: Vec<u32>) -> Result<Value, String> {
     let mut set = tokio::task::JoinSet::new();
-    for &id in ids {
+    for &id in &ids {
         let d = d.clone();
         set.spawn(async move { d.restart(id).await });
     }
     while let Some(r) = set.join_next().await {
         r.map_err(|e| e.to_string())??;
     }
-    Ok(descriptions(d, ids))
+    descriptions(d, ids).await
 }
 
 /// `restart(target, opts)`: start options in `opts` override the app's own; `updateEnv`
 /// takes the caller's current environment.
-async fn restart(d: &Arc<Daemon>, params: &Value, rolling: bool) -> Result<Value, String> {
-    let ids = select(d, params)?;
-    let mut overrides = params.get("opts").cloned().unwrap_or(json!({}));
+async fn restart(d: &Arc<Daemon>, params: protocol::RestartParams, rolling: bool) -> Result<Value, String> {
+    let ids = select_ids(d, &params.selection).await?;
+    let mut overrides = params.opts.clone().filter(|o| !o.is_null()).unwrap_or(json!({}));
     let update_env = overrides.get("updateEnv").and_then(Value::as_bool).unwrap_or(false);
     if let Value::Object(o) = &mut overrides {
         o.remove("updateEnv");
     }
     let has_overrides = overrides.as_object().is_some_and(|o| !o.is_empty());
     if update_env || has_overrides {
-        let caller = context(params).ok();
-        let mut respecs = Vec::new();
-        {
-            let table = d.table.lock().unwrap();
-            for &id in &ids {
-                let Some(p) = table.get(id) else { continue };
+        let caller = context(params.context.clone()).ok();
+        let home = d.home.clone();
+        let kill_timeout = d.settings.kill_timeout;
+        let respec_ids = ids.clone();
+        d.ask(move |s| {
+            let mut respecs = Vec::new();
+            for &id in &respec_ids {
+                let Some(p) = s.table.get(id) else { continue };
                 let mut source = p.spec.source.clone();
                 merge_options(&mut source, &overrides);
                 let mut ctx = p.spec.context.clone();
@@ -241,56 +268,57 @@ async fn restart(d: &Arc<Daemon>, params: &Value, rolling: bool) -> Result<Value
                         ctx.env = c.env.clone();
                     }
                 }
-                respecs.push((id, config::normalize(&source, &ctx, &d.home, d.settings.kill_timeout)?));
+                respecs.push((id, config::normalize(&source, &ctx, &home, kill_timeout)?));
             }
-        }
-        let mut table = d.table.lock().unwrap();
-        for (id, spec) in respecs {
-            if let Some(p) = table.get_mut(id) {
-                p.set_spec(Arc::new(spec));
+            for (id, spec) in respecs {
+                if let Some(p) = s.table.get_mut(id) {
+                    p.set_spec(Arc::new(spec));
+                }
             }
-        }
+            Ok::<_, String>(())
+        })
+        .await??;
     }
     if !rolling {
-        return restart_ids(d, &ids).await;
+        return restart_ids(d, ids).await;
     }
     // One instance at a time, so that the others keep serving.
     for &id in &ids {
         d.reload(id).await?;
     }
-    Ok(descriptions(d, &ids))
+    descriptions(d, ids).await
 }
 
 /// `reload`: rolling, guarded by `$PM2_HOME/reload.lock` (a millisecond timestamp while a
 /// reload runs, empty after) unless `force`.
-async fn reload(d: &Arc<Daemon>, params: &Value) -> Result<Value, String> {
+async fn reload(d: &Arc<Daemon>, mut params: protocol::RestartParams) -> Result<Value, String> {
     let lock = d.home.root.join("reload.lock");
-    let force = params.pointer("/opts/force").and_then(Value::as_bool).unwrap_or(false);
+    let force = params.opts.as_ref().and_then(|o| o.get("force")).and_then(Value::as_bool).unwrap_or(false);
     let timeout: u64 = std::env::var("PM2_RELOAD_LOCK_TIMEOUT").ok().and_then(|v| v.parse().ok()).unwrap_or(30_000);
     let held_since = std::fs::read_to_string(&lock).ok().and_then(|t| t.trim().parse::<u64>().ok());
     if !force && held_since.is_some_and(|t| super::now_ms().saturating_sub(t) < timeout) {
         return Err("Reload in progress".into());
     }
     let _ = crate::home::write_private(&lock, &super::now_ms().to_string());
-    let mut params = params.clone();
-    if let Some(Value::Object(o)) = params.get_mut("opts") {
+    if let Some(Value::Object(o)) = &mut params.opts {
         o.remove("force");
     }
-    let result = restart(d, &params, true).await;
+    let result = restart(d, params, true).await;
     let _ = crate::home::write_private(&lock, "");
     result
 }
 
 /// `scale(name, n | '+k' | '-k')`: new instances copy the app (with new unique ids); the
 /// highest ids go first when scaling down.
-async fn scale(d: &Arc<Daemon>, params: &Value) -> Result<Value, String> {
-    let name = params.get("target").and_then(Value::as_str).ok_or("scale() needs an app name")?;
-    let ids = d.table.lock().unwrap().ids_named(name);
+async fn scale(d: &Arc<Daemon>, params: protocol::ScaleParams) -> Result<Value, String> {
+    let name = params.target.as_ref().and_then(Value::as_str).ok_or("scale() needs an app name")?.to_string();
+    let named = name.clone();
+    let ids = d.ask(move |s| s.table.ids_named(&named)).await?;
     if ids.is_empty() {
         return Err("process or namespace not found".into());
     }
     let current = ids.len() as i64;
-    let wanted = match params.get("count") {
+    let wanted = match &params.count {
         Some(Value::Number(n)) => n.as_i64(),
         Some(Value::String(s)) if s.starts_with('+') => s[1..].parse::<i64>().ok().and_then(|k| current.checked_add(k)),
         Some(Value::String(s)) if s.starts_with('-') => s[1..].parse::<i64>().ok().and_then(|k| current.checked_sub(k)),
@@ -306,17 +334,24 @@ async fn scale(d: &Arc<Daemon>, params: &Value) -> Result<Value, String> {
         return Err(format!("{name} already has {current} instance{}", if current == 1 { "" } else { "s" }));
     }
     if wanted > current {
-        let spec = d.table.lock().unwrap().get(ids[0]).map(|p| p.spec.clone()).ok_or("process or namespace not found")?;
-        let mut one = (*spec).clone();
-        one.instances = (wanted - current) as u32;
-        d.create(one)?;
+        let first = ids[0];
+        d.ask(move |s| {
+            let spec = s.table.get(first).map(|p| p.spec.clone()).ok_or("process or namespace not found")?;
+            let mut one = (*spec).clone();
+            one.instances = (wanted - current) as u32;
+            s.create(one)
+        })
+        .await??;
     } else {
         for &id in ids.iter().rev().take((current - wanted) as usize) {
             d.delete(id).await?;
         }
     }
-    let now = d.table.lock().unwrap().ids_named(name);
-    Ok(descriptions(d, &now))
+    d.ask(move |s| {
+        let now = s.table.ids_named(&name);
+        description_values(s, &now)
+    })
+    .await
 }
 
 /// Overrides replace the app's options key by key; `env` objects are merged.
@@ -336,53 +371,47 @@ fn merge_options(source: &mut Value, overrides: &Value) {
     }
 }
 
-fn reset(d: &Daemon, params: &Value) -> Result<Value, String> {
-    let ids = select(d, params)?;
-    {
-        let mut table = d.table.lock().unwrap();
-        for &id in &ids {
-            if let Some(p) = table.get_mut(id) {
-                p.restart_time = 0;
-                p.unstable_restarts = 0;
-            }
+fn reset(s: &mut Supervisor, sel: &Selection) -> Result<Value, String> {
+    let ids = select(s, sel)?;
+    for &id in &ids {
+        if let Some(p) = s.table.get_mut(id) {
+            p.restart_time = 0;
+            p.unstable_restarts = 0;
         }
     }
-    Ok(descriptions(d, &ids))
+    Ok(description_values(s, &ids))
 }
 
-fn ids_by_name(d: &Daemon, params: &Value) -> Value {
-    let name = params.get("target").and_then(Value::as_str).unwrap_or("");
-    json!(d.table.lock().unwrap().ids_named(name))
+fn ids_by_name(s: &Supervisor, sel: &Selection) -> Value {
+    let name = sel.target.as_ref().and_then(Value::as_str).unwrap_or("");
+    json!(s.table.ids_named(name))
 }
 
-fn pids(d: &Daemon, params: &Value) -> Value {
-    let table = d.table.lock().unwrap();
-    let ids = match Target::from_params(params) {
-        Ok(t) => table.select(&t).unwrap_or_default(),
-        Err(_) => table.ids(),
+fn pids(s: &Supervisor, sel: &Selection) -> Value {
+    let ids = match Target::of(sel) {
+        Ok(t) => s.table.select(&t).unwrap_or_default(),
+        Err(_) => s.table.ids(),
     };
-    json!(ids.iter().filter_map(|id| table.get(*id)).filter_map(|p| p.pid).collect::<Vec<_>>())
+    json!(ids.iter().filter_map(|id| s.table.get(*id)).filter_map(|p| p.pid).collect::<Vec<_>>())
 }
 
-fn flush(d: &Daemon, params: &Value) -> Result<Value, String> {
-    let everything = params.get("target").is_none() && params.get("names").is_none();
-    let ids = if everything { d.table.lock().unwrap().ids() } else { select(d, params)? };
-    let table = d.table.lock().unwrap();
+fn flush(s: &Supervisor, sel: &Selection) -> Result<Value, String> {
+    let everything = sel.target.is_none() && sel.names.is_none();
+    let ids = if everything { s.table.ids() } else { select(s, sel)? };
     for id in &ids {
-        if let Some(p) = table.get(*id) {
-            let s = &p.spec;
-            for f in [&s.out_file, &s.error_file, &s.log_file] {
-                if let Some(path) = s.instance_log(f, *id) {
+        if let Some(p) = s.table.get(*id) {
+            let spec = &p.spec;
+            for f in [&spec.out_file, &spec.error_file, &spec.log_file] {
+                if let Some(path) = spec.instance_log(f, *id) {
                     logs::truncate(&path);
                 }
             }
         }
     }
     if everything {
-        logs::truncate(&d.home.log_file());
+        logs::truncate(&s.d.home.log_file());
     }
-    drop(table);
-    Ok(descriptions(d, &ids))
+    Ok(description_values(s, &ids))
 }
 
 fn parse_signal(v: Option<&Value>) -> Result<Signal, String> {
@@ -393,21 +422,19 @@ fn parse_signal(v: Option<&Value>) -> Result<Signal, String> {
     }
 }
 
-fn send_signal(d: &Daemon, params: &Value) -> Result<Value, String> {
-    let signal = parse_signal(params.get("signal"))?;
-    let ids = select(d, params)?;
-    let table = d.table.lock().unwrap();
+fn send_signal(s: &Supervisor, params: protocol::SignalParams) -> Result<Value, String> {
+    let signal = parse_signal(params.signal.as_ref())?;
+    let ids = select(s, &params.selection)?;
     for id in &ids {
-        if let Some(pid) = table.get(*id).and_then(|p| p.pid) {
+        if let Some(pid) = s.table.get(*id).and_then(|p| p.pid) {
             kill(Pid::from_raw(pid as i32), signal).map_err(|e| format!("Cannot send {signal} to process {id}: {e}"))?;
         }
     }
-    drop(table);
-    Ok(descriptions(d, &ids))
+    Ok(description_values(s, &ids))
 }
 
-fn send_data(d: &Daemon, params: &Value) -> Result<Value, String> {
-    let packet = params.get("packet").cloned().unwrap_or(Value::Null);
+fn send_data(s: &Supervisor, params: protocol::DataParams) -> Result<Value, String> {
+    let packet = params.packet.unwrap_or(Value::Null);
     let id = packet.get("id");
     if !packet.is_object() || id.is_none() || packet.get("data").is_none() || packet.get("topic").is_none() {
         return Err("ID, DATA or TOPIC field is missing".into());
@@ -418,8 +445,7 @@ fn send_data(d: &Daemon, params: &Value) -> Result<Value, String> {
         _ => None,
     }
     .ok_or("The packet's id must be a process id (a number)")?;
-    let table = d.table.lock().unwrap();
-    let p = table.get(pm_id as u32).ok_or_else(|| format!("Process with id {pm_id} not found"))?;
+    let p = s.table.get(pm_id as u32).ok_or_else(|| format!("Process with id {pm_id} not found"))?;
     if !matches!(p.status, Status::Online | Status::Launching) {
         return Err(format!("Process {pm_id} is not online (status: {})", p.status.as_str()));
     }
@@ -428,37 +454,37 @@ fn send_data(d: &Daemon, params: &Value) -> Result<Value, String> {
     Ok(json!({"success": true, "data": packet}))
 }
 
-async fn send_line(d: &Daemon, params: &Value) -> Result<Value, String> {
-    let ids = select(d, params)?;
-    let line = params.get("line").and_then(Value::as_str).ok_or("A line (string) to send is required")?;
-    let separator = params.get("separator").and_then(Value::as_str).unwrap_or("\n");
-    for id in &ids {
-        let stdin = {
-            let table = d.table.lock().unwrap();
-            let p = table.get(*id).ok_or("process or namespace not found")?;
-            if !p.status.is_running() {
-                return Err(format!("Process {id} is not online (status: {})", p.status.as_str()));
-            }
-            p.stdin.clone().ok_or_else(|| format!("Process {id} has no stdin"))?
-        };
+async fn send_line(d: &Daemon, params: protocol::LineParams) -> Result<Value, String> {
+    let ids = select_ids(d, &params.selection).await?;
+    let line = params.line.as_ref().and_then(Value::as_str).ok_or("A line (string) to send is required")?;
+    let separator = params.separator.as_ref().and_then(Value::as_str).unwrap_or("\n");
+    for &id in &ids {
+        let stdin = d
+            .ask(move |s| {
+                let p = s.table.get(id).ok_or("process or namespace not found")?;
+                if !p.status.is_running() {
+                    return Err(format!("Process {id} is not online (status: {})", p.status.as_str()));
+                }
+                p.stdin.clone().ok_or_else(|| format!("Process {id} has no stdin"))
+            })
+            .await??;
         use tokio::io::AsyncWriteExt;
         let mut w = stdin.lock().await;
         w.write_all(format!("{line}{separator}").as_bytes()).await.map_err(|e| format!("Cannot write to the stdin of process {id}: {e}"))?;
     }
-    Ok(descriptions(d, &ids))
+    descriptions(d, ids).await
 }
 
 /// Invokes an action an app declared through `@pm2/io` (`axm:action`) on every selected
 /// online instance that has it. Replies come back on the bus as `axm:reply`.
-fn msg_process(d: &Daemon, params: &Value) -> Result<Value, String> {
-    let action = params.get("msg").and_then(Value::as_str).ok_or("An action name is required")?;
-    let ids = select(d, params)?;
-    let opts = params.get("opts").cloned().filter(|o| !o.is_null());
-    let table = d.table.lock().unwrap();
+fn msg_process(s: &Supervisor, params: protocol::ActionParams) -> Result<Value, String> {
+    let action = params.msg.as_ref().and_then(Value::as_str).ok_or("An action name is required")?;
+    let ids = select(s, &params.selection)?;
+    let opts = params.opts.filter(|o| !o.is_null());
     let mut sent = 0;
     let mut known = false;
     for id in &ids {
-        let Some(p) = table.get(*id) else { continue };
+        let Some(p) = s.table.get(*id) else { continue };
         if !p.axm_actions.iter().any(|a| a.get("action_name").and_then(Value::as_str) == Some(action)) {
             continue;
         }
@@ -483,63 +509,4 @@ fn msg_process(d: &Daemon, params: &Value) -> Result<Value, String> {
         return Err("Not any process has received a command (offline or unexistent)".into());
     }
     Ok(json!({"process_count": sent, "success": true}))
-}
-
-fn save_dump(d: &Daemon, params: &Value) -> Result<Value, String> {
-    let force = params.get("force").and_then(Value::as_bool).unwrap_or(false);
-    let entries: Vec<Value> = {
-        let table = d.table.lock().unwrap();
-        table.iter().map(|p| super::dump::entry_of(&p.describe(&d.home))).collect()
-    };
-    if entries.is_empty() && !force {
-        return Err("Process list empty, cannot save empty list".into());
-    }
-    super::dump::save(&d.home, &entries)?;
-    Ok(json!({"success": true}))
-}
-
-async fn resurrect(d: &Arc<Daemon>, params: &Value) -> Result<Value, String> {
-    let node_path = context(params).map(|c| c.node_path).unwrap_or_default();
-    let started = resurrect_dump(d, &node_path)?;
-    Ok(descriptions(d, &started))
-}
-
-/// Starts the dumped apps whose name is not running; instances of one name start together.
-pub fn resurrect_dump(d: &Arc<Daemon>, node_path: &str) -> Result<Vec<u32>, String> {
-    let entries = super::dump::load(&d.home)?;
-    let mut groups: Vec<(String, Value, StartContext, bool, u32)> = Vec::new();
-    for entry in &entries {
-        let Some((raw, ctx, autostart)) = super::dump::start_options(entry, node_path) else { continue };
-        let name = raw.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
-        match groups.iter_mut().find(|g| g.0 == name) {
-            Some(g) => g.4 += 1,
-            None => groups.push((name, raw, ctx, autostart, 1)),
-        }
-    }
-    let mut started = Vec::new();
-    for (name, mut raw, ctx, autostart, count) in groups {
-        if !d.table.lock().unwrap().ids_named(&name).is_empty() {
-            continue;
-        }
-        raw["instances"] = json!(count);
-        raw["autostart"] = json!(autostart);
-        match config::normalize(&raw, &ctx, &d.home, d.settings.kill_timeout) {
-            Ok(spec) => started.extend(d.create(spec)?),
-            Err(e) => daemon_log!("cannot resurrect {name}: {e}"),
-        }
-    }
-    Ok(started)
-}
-
-/// Saves the process list unless it is empty (a signal stop must not erase a good dump).
-pub fn dump_if_any(d: &Daemon) {
-    let entries: Vec<Value> = {
-        let table = d.table.lock().unwrap();
-        table.iter().map(|p| super::dump::entry_of(&p.describe(&d.home))).collect()
-    };
-    if !entries.is_empty() {
-        if let Err(e) = super::dump::save(&d.home, &entries) {
-            daemon_log!("{e}");
-        }
-    }
 }

@@ -1,9 +1,11 @@
 //! The daemon ("God"): a small standalone tokio program that owns the process table.
 //!
 //! `server` takes client connections and hands each request to `handlers`; `supervisor`
-//! starts, stops and restarts processes (`spawn`), applying `restart`'s policy to exits;
-//! `logs` copies app output to files, `ipc` speaks Node's IPC channel, `monitor` samples
-//! cpu and memory.
+//! is the one task that owns the process table: requests, exits, app messages, timers and
+//! monitor samples reach it through its inbox. It starts, stops and restarts processes
+//! (`spawn`), `transitions` decides every status change and `restart` the policy for
+//! exits; `logs` copies app output to files, `ipc` speaks Node's IPC channel, `monitor`
+//! samples cpu and memory.
 
 /// Writes a line to the daemon's log (`pm2.log`), unless the daemon runs inside a client's
 /// process, whose output is the user's.
@@ -21,6 +23,7 @@ pub mod crash_report;
 pub mod daemon_log;
 pub mod cron;
 pub mod dump;
+pub mod exits;
 pub mod handlers;
 pub mod http;
 pub mod ipc;
@@ -34,13 +37,14 @@ pub mod rotate;
 pub mod server;
 pub mod spawn;
 pub mod supervisor;
+pub mod transitions;
 pub mod tree;
 pub mod watch;
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use nix::fcntl::{Flock, FlockArg};
@@ -48,7 +52,6 @@ use tokio::net::UnixListener;
 
 
 use crate::home::Home;
-use process_table::ProcessTable;
 
 /// Set for an in-process daemon (`connect(true)`).
 pub static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -101,14 +104,14 @@ impl Settings {
     }
 }
 
+/// What every part of the daemon shares: settings, the bus, and the supervisor's inbox,
+/// the only way to the process table.
 pub struct Daemon {
     pub home: Home,
     pub settings: Settings,
-    pub table: Mutex<ProcessTable>,
+    pub inbox: tokio::sync::mpsc::UnboundedSender<supervisor::Msg>,
     pub bus: bus::Bus,
     pub cluster: Arc<cluster::Cluster>,
-    pub cron: cron::CronJobs,
-    pub watchers: watch::Watchers,
     /// Bumped by `reloadLogs`: log writers reopen their files when it changes.
     pub log_epoch: Arc<AtomicU64>,
     /// Signalled at each change of the process table, to save it.
@@ -170,18 +173,18 @@ pub async fn run(home: Home, settings: Settings, ready: impl FnOnce(Result<(), S
         Err(e) => return ready(Err(e)),
     };
     let (shutdown, _) = tokio::sync::watch::channel(false);
+    let (inbox, messages) = tokio::sync::mpsc::unbounded_channel();
     let daemon = Arc::new(Daemon {
         home: home.clone(),
         settings: settings.clone(),
-        table: Mutex::new(ProcessTable::default()),
+        inbox,
         bus: bus::Bus::default(),
         cluster: Default::default(),
-        cron: Default::default(),
-        watchers: Default::default(),
         log_epoch: Arc::new(AtomicU64::new(0)),
         table_changed: tokio::sync::Notify::new(),
         shutdown,
     });
+    let supervisor = tokio::spawn(supervisor::run(daemon.clone(), messages));
     let monitor = tokio::spawn(monitor::run(daemon.clone(), settings.monitor_interval));
     // Apps die with an in-process daemon: only a standalone one has a table to recover.
     let persister = (!settings.in_process).then(|| tokio::spawn(recovery::persist(daemon.clone())));
@@ -190,7 +193,7 @@ pub async fn run(home: Home, settings: Settings, ready: impl FnOnce(Result<(), S
     }
     if settings.resurrect {
         let node = crate::config::which("node", None).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|| "node".into());
-        if let Err(e) = handlers::resurrect_dump(&daemon, &node) {
+        if let Err(e) = dump::resurrect(&daemon, &node).await {
             daemon_log!("{e}");
         }
     }
@@ -208,7 +211,7 @@ pub async fn run(home: Home, settings: Settings, ready: impl FnOnce(Result<(), S
     server::serve(daemon.clone(), listener).await;
 
     monitor.abort();
-    for task in [signals, reaper, persister, http].into_iter().flatten() {
+    for task in [signals, reaper, persister, http, Some(supervisor)].into_iter().flatten() {
         task.abort();
     }
     recovery::forget(&daemon);

@@ -70,10 +70,7 @@ pub async fn run(daemon: Arc<Daemon>, interval: Duration) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let pids: Vec<(u32, u32)> = {
-            let table = daemon.table.lock().unwrap();
-            table.iter().filter_map(|p| p.pid.map(|pid| (p.pm_id, pid))).collect()
-        };
+        let Ok(pids) = daemon.ask(|s| s.table.iter().filter_map(|p| p.pid.map(|pid| (p.pm_id, pid))).collect::<Vec<_>>()).await else { return };
         let now = Instant::now();
         let mut samples = Vec::with_capacity(pids.len());
         let mut seen = HashMap::with_capacity(pids.len());
@@ -94,33 +91,12 @@ pub async fn run(daemon: Arc<Daemon>, interval: Duration) {
             samples.push((pm_id, pid, Monit { memory: rss, cpu }));
         }
         last = seen;
-        let mut over_limit = Vec::new();
-        {
-            let mut table = daemon.table.lock().unwrap();
-            let now_ms = super::now_ms();
-            for (pm_id, pid, monit) in samples {
-                let Some(p) = table.get_mut(pm_id).filter(|p| p.pid == Some(pid)) else { continue };
-                p.monit = monit;
-                if p.spec.max_memory.is_some_and(|max| monit.memory > max) && p.status == super::process_table::Status::Online {
-                    over_limit.push((pm_id, p.spec.name.clone(), monit.memory));
-                }
-                // A long enough run starts the exponential back-off over.
-                if p.prev_restart_delay > 0 && now_ms.saturating_sub(p.pm_uptime) > daemon.settings.backoff_reset.as_millis() as u64 {
-                    p.prev_restart_delay = 0;
-                }
-            }
-        }
+        // The supervisor records them, and restarts apps over their memory limit.
+        let _ = daemon.inbox.send(super::supervisor::Msg::Samples(samples));
         // Hand freed heap pages back to the system: a burst (many starts, a large list)
         // would otherwise keep the daemon at its peak size for good.
         // SAFETY: malloc_trim only walks glibc's own free lists (other C libraries lack it).
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         unsafe { libc::malloc_trim(0) };
-        for (pm_id, name, memory) in over_limit {
-            daemon_log!("{name} ({pm_id}) uses {memory} bytes, over max_memory_restart: restarting it");
-            let d = daemon.clone();
-            tokio::spawn(async move {
-                let _ = d.restart(pm_id).await;
-            });
-        }
     }
 }

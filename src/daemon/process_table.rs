@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
+use super::transitions;
 use crate::config::AppSpec;
 use crate::home::Home;
+use crate::protocol::Selection;
 
 /// pm2's status strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +65,8 @@ pub struct Proc {
     /// of an earlier generation is recognised and ignored.
     pub generation: u64,
     pub exit_waiters: Vec<oneshot::Sender<()>>,
+    /// Woken when a `wait_ready` process becomes online (a reload waits for it).
+    pub online_waiters: Vec<oneshot::Sender<()>>,
     /// Lines to write to the app's IPC channel (Node apps only).
     pub ipc: Option<super::ipc::IpcSender>,
     pub monit: Monit,
@@ -97,6 +101,7 @@ impl Proc {
             prev_restart_delay: 0,
             generation: 0,
             exit_waiters: Vec::new(),
+            online_waiters: Vec::new(),
             ipc: None,
             monit: Monit::default(),
             node_version: None,
@@ -109,11 +114,27 @@ impl Proc {
         }
     }
 
-    /// Releases everyone waiting for this process to exit.
+    /// Releases everyone waiting for this process to exit; nobody waits for it to be
+    /// ready any more.
     pub fn wake_exit_waiters(&mut self) {
         for w in self.exit_waiters.drain(..) {
             let _ = w.send(());
         }
+        self.online_waiters.clear();
+    }
+
+    pub fn wake_online_waiters(&mut self) {
+        for w in self.online_waiters.drain(..) {
+            let _ = w.send(());
+        }
+    }
+
+    /// Applies `event` to the status (see [`transitions::next`]); the effect to carry out,
+    /// or None if the event means nothing now.
+    pub fn apply(&mut self, event: transitions::Event) -> Option<transitions::Effect> {
+        let (status, effect) = transitions::next(self.status, event)?;
+        self.status = status;
+        Some(effect)
     }
 
     /// pm2's own variables, which apps see in their environment and `pm2_env` carries.
@@ -263,11 +284,11 @@ pub enum Target {
 }
 
 impl Target {
-    pub fn from_params(params: &Value) -> Result<Target, String> {
-        if let Some(names) = params.get("names").and_then(Value::as_array) {
+    pub fn of(selection: &Selection) -> Result<Target, String> {
+        if let Some(Value::Array(names)) = &selection.names {
             return Ok(Target::Names(names.iter().filter_map(|n| n.as_str().map(str::to_string)).collect()));
         }
-        match params.get("target") {
+        match &selection.target {
             Some(Value::String(s)) if s == "all" => Ok(Target::All),
             Some(Value::String(s)) => Ok(Target::Selector(s.clone())),
             Some(Value::Number(n)) => Ok(Target::Selector(n.to_string())),

@@ -24,8 +24,7 @@ pub fn start_time(pid: u32) -> Option<u64> {
     tree::stat_fields(pid)?.split_whitespace().nth(19)?.parse().ok()
 }
 
-fn snapshot(d: &Daemon) -> Vec<u8> {
-    let table = d.table.lock().unwrap();
+fn snapshot(table: &super::process_table::ProcessTable) -> Vec<u8> {
     let records: Vec<Value> = table
         .iter()
         .map(|p| {
@@ -51,7 +50,7 @@ pub async fn persist(daemon: Arc<Daemon>) {
     loop {
         daemon.table_changed.notified().await;
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let bytes = snapshot(&daemon);
+        let Ok(bytes) = daemon.ask(|s| snapshot(&s.table)).await else { return };
         if let Err(e) = dump::write_atomic(&table_file(&daemon), &bytes) {
             daemon_log!("cannot save the process table: {e}");
         }
@@ -104,7 +103,7 @@ pub async fn restore(d: &Arc<Daemon>) {
             stop_orphan(pid).await;
         }
     }
-    let mut to_launch = Vec::new();
+    let mut procs = Vec::new();
     for r in records {
         let Some(pm_id) = r["pm_id"].as_u64().map(|i| i as u32) else { continue };
         let Ok(ctx) = serde_json::from_value::<config::StartContext>(r["context"].clone()) else { continue };
@@ -122,14 +121,22 @@ pub async fn restore(d: &Arc<Daemon>) {
         }
         let was = r["status"].as_str().unwrap_or("stopped");
         p.status = if was == "errored" { Status::Errored } else { Status::Stopped };
-        if matches!(was, "online" | "launching" | "waiting restart" | "stopping") {
-            to_launch.push(pm_id);
-        }
-        d.table.lock().unwrap().insert_with_id(p);
+        procs.push((p, matches!(was, "online" | "launching" | "waiting restart" | "stopping")));
     }
-    for pm_id in to_launch {
-        if let Err(e) = d.launch(pm_id) {
-            daemon_log!("{e}");
-        }
-    }
+    let _ = d
+        .ask(move |s| {
+            let mut to_launch = Vec::new();
+            for (p, launch) in procs {
+                if launch {
+                    to_launch.push(p.pm_id);
+                }
+                s.table.insert_with_id(p);
+            }
+            for pm_id in to_launch {
+                if let Err(e) = s.launch(pm_id) {
+                    daemon_log!("{e}");
+                }
+            }
+        })
+        .await;
 }

@@ -1,8 +1,8 @@
 //! The restart policy: what happens when an app exits that nobody asked to stop.
 
-use super::process_table::{Proc, Status};
+use super::process_table::Proc;
 
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Decision {
     /// Stay down (`autorestart: false`, a `stop_exit_codes` code).
     Stay,
@@ -38,14 +38,6 @@ pub fn decide(p: &mut Proc, exit_code: Option<i32>, now: u64) -> Decision {
 /// The longest exponential back-off between two restarts.
 pub const MAX_BACKOFF: u64 = 15_000;
 
-/// The status an app shows while its restart is pending.
-pub fn pending_status(delay: u64) -> Status {
-    if delay > 0 {
-        Status::WaitingRestart
-    } else {
-        Status::Launching
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,6 @@
 //! Client connections on `rpc.sock`: peer check, handshake, then requests answered
-//! concurrently. A malformed frame closes that connection only.
+//! concurrently, each in its own task. A malformed frame closes that connection only; a
+//! request whose handling fails, even by a panic, gets an error reply and nothing else.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,10 @@ use tokio::sync::Mutex;
 
 use super::bus::Frame;
 use super::{handlers, Daemon};
-use crate::protocol::{self, Hello, Request, Response};
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
+
+use crate::protocol::{self, Hello, Request, RequestFrame, Response};
 
 /// The pause after a failed `accept` (EMFILE and the like) before the next.
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -49,7 +53,7 @@ async fn connection(daemon: Arc<Daemon>, stream: UnixStream) {
     let writer = Arc::new(Mutex::new(writer));
     let mut subscription = None;
     loop {
-        let req: Request = match protocol::read_frame(&mut reader).await {
+        let frame: RequestFrame = match protocol::read_frame(&mut reader).await {
             Ok(Some(r)) => r,
             Ok(None) => break,
             Err(e) => {
@@ -57,10 +61,12 @@ async fn connection(daemon: Arc<Daemon>, stream: UnixStream) {
                 break;
             }
         };
-        if req.method == "subscribe" && subscription.is_none() {
-            let (id, events) = daemon.bus.subscribe();
-            subscription = Some(id);
-            let frame = protocol::encode(&Response::from_result(req.id, Ok(serde_json::json!({"subscribed": true}))));
+        let id = frame.id;
+        let request = Request::parse(&frame.method, frame.params);
+        if matches!(request, Ok(Request::Subscribe)) && subscription.is_none() {
+            let (sub, events) = daemon.bus.subscribe();
+            subscription = Some(sub);
+            let frame = protocol::encode(&Response::from_result(id, Ok(serde_json::json!({"subscribed": true}))));
             writer.lock().await.write_all(&frame).await.ok();
             tokio::spawn(forward_events(events, writer.clone()));
             continue;
@@ -68,11 +74,18 @@ async fn connection(daemon: Arc<Daemon>, stream: UnixStream) {
         let daemon = daemon.clone();
         let writer = writer.clone();
         tokio::spawn(async move {
-            let is_kill = req.method == "kill";
-            let frame = match handlers::dispatch(&daemon, &req.method, req.params).await {
-                Ok(handlers::Answer::Json(text)) => protocol::encode_json_result(req.id, &text),
-                Ok(handlers::Answer::Value(v)) => protocol::encode(&Response::from_result(req.id, Ok(v))),
-                Err(e) => protocol::encode(&Response::from_result(req.id, Err(e))),
+            let is_kill = matches!(request, Ok(Request::Kill));
+            let answer = match request {
+                Ok(request) => AssertUnwindSafe(handlers::dispatch(&daemon, request))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| Err("Internal error in the PM2 daemon while serving this request; the daemon and its apps keep running".into())),
+                Err(e) => Err(e),
+            };
+            let frame = match answer {
+                Ok(handlers::Answer::Json(text)) => protocol::encode_json_result(id, &text),
+                Ok(handlers::Answer::Value(v)) => protocol::encode(&Response::from_result(id, Ok(v))),
+                Err(e) => protocol::encode(&Response::from_result(id, Err(e))),
             };
             {
                 let mut w = writer.lock().await;
@@ -104,5 +117,42 @@ async fn forward_events(mut events: tokio::sync::mpsc::Receiver<Frame>, writer: 
         if writer.lock().await.write_all(&batch).await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::client::{connect, Launch};
+    use crate::home::Home;
+    use serde_json::{json, Value};
+
+    /// A request that panics, in its own task or inside the supervisor, gets an error reply;
+    /// the next request is served and the app it was started with is still the same process.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_request_harms_nothing_else() {
+        let dir = std::env::temp_dir().join(format!("pm2rs-panic-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("app.sh"), "exec sleep 60\n").unwrap();
+        let home = Home::new(dir.join("home"));
+        let (conn, _) = connect(&home, &Launch::InProcess).await.unwrap();
+        let context = json!({"cwd": dir, "env": {"PATH": std::env::var("PATH").unwrap_or_default()}});
+        conn.call("start", json!({"apps": [{"script": "app.sh", "name": "steady"}], "mode": "json", "context": context})).await.unwrap();
+        let online = |list: &Value| list[0]["pm2_env"]["status"] == "online";
+        let before = conn.call("list", Value::Null).await.unwrap();
+        assert!(online(&before), "{before}");
+
+        for place in ["request", "supervisor"] {
+            let err = conn.call("panic", json!({"in": place})).await.unwrap_err();
+            assert!(err.contains("Internal error"), "{place}: {err}");
+            let after = conn.call("list", Value::Null).await.unwrap();
+            assert!(online(&after), "{place}: {after}");
+            assert_eq!(after[0]["pid"], before[0]["pid"]);
+        }
+        // The supervisor still changes state: stop and start work.
+        let stopped = conn.call("stop", json!({"target": "steady"})).await.unwrap();
+        assert_eq!(stopped[0]["pm2_env"]["status"], "stopped");
+        conn.call("kill", Value::Null).await.unwrap();
+        conn.wait_daemon_exit(std::time::Duration::from_secs(5)).await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,9 +1,14 @@
-//! Starting, stopping and restarting processes, and what happens when one exits.
+//! The supervisor: one task that owns the process table. Everything that changes or reads
+//! the table is a message in its inbox: a step sent by a request (with a oneshot for its
+//! answer) or an event (an exit, an app message, a timer, a monitor sample). Steps never
+//! wait; what must wait (a stop until the process is gone, a reload until the new one is
+//! ready) gets a oneshot that the matching event answers, and waits outside.
 //!
-//! The table is locked only for short, synchronous steps; waiting (for an exit, a kill
-//! timeout, a restart delay) happens outside the lock.
+//! A step that panics is caught: its requester gets an error, the supervisor goes on.
 
 use serde_json::{json, Map, Value};
+use std::collections::{HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
 use std::process::ExitStatus;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -11,40 +16,145 @@ use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use super::bus::process_event;
+use super::cron::CronJobs;
 use super::log_format::LineFormat;
 use super::logs::{self, LogOptions, LogSink};
+use super::process_table::{Monit, Proc, ProcessTable, Status};
 use super::rotate::Rotation;
-use super::process_table::{Proc, Status};
-use super::restart::{self, Decision};
-use super::{cluster, crash_report, ipc, monitor, now_ms, spawn, tree, Daemon};
+use super::transitions::{Effect, Event};
+use super::watch::Watchers;
+use super::{cluster, crash_report, exits, ipc, monitor, now_ms, restart, spawn, tree, Daemon};
 use crate::config::AppSpec;
 
 /// How long a reload lets an old cluster worker drain before disconnecting it: keep-alive
 /// clients that send a request within it get `Connection: close` and move on unharmed.
 const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 
-impl Daemon {
-    /// Adds `spec.instances` new entries; starts them unless `autostart` is false.
-    pub fn create(self: &Arc<Self>, spec: AppSpec) -> Result<Vec<u32>, String> {
-        let spec = Arc::new(spec);
-        let ids: Vec<u32> = {
-            let mut table = self.table.lock().unwrap();
-            (0..spec.instances)
-                .map(|_| {
-                    let id = table.allocate_id();
-                    let instance = table.free_instance(&spec.name);
-                    table.insert(Proc::new(id, spec.clone(), instance, now_ms()));
-                    id
-                })
-                .collect()
-        };
-        for &id in &ids {
-            self.cron.ensure(self, id, spec.cron.as_deref());
+/// A synchronous piece of work on the table, sent by a request.
+pub type Step = Box<dyn FnOnce(&mut Supervisor) + Send>;
+
+/// The supervisor's inbox.
+pub enum Msg {
+    Step(Step),
+    /// A process of entry `pm_id` ended (`generation` tells which one).
+    Exited { pm_id: u32, generation: u64, status: Option<ExitStatus> },
+    /// A message on an app's IPC channel.
+    AppMessage { pm_id: u32, generation: u64, msg: Value },
+    /// A `wait_ready` app's `listen_timeout` ran out.
+    ListenTimeout { pm_id: u32, generation: u64 },
+    /// The delay before restarting a crashed app is over.
+    RestartDue { pm_id: u32, generation: u64 },
+    /// A first memory reading, just after spawn.
+    FirstMemory { pm_id: u32, pid: u32, rss: u64 },
+    /// A monitor round: `(pm_id, pid, reading)`.
+    Samples(Vec<(u32, u32, Monit)>),
+}
+
+pub struct Supervisor {
+    pub d: Arc<Daemon>,
+    pub table: ProcessTable,
+    cron: CronJobs,
+    watchers: Watchers,
+    /// Exit waiters of processes a reload replaced, by `(pm_id, generation)`: their exit is
+    /// not the entry's any more, but the reload waits for it.
+    retiring: HashMap<(u32, u64), oneshot::Sender<()>>,
+}
+
+/// Serves the inbox until the daemon drops its sender.
+pub async fn run(d: Arc<Daemon>, mut inbox: mpsc::UnboundedReceiver<Msg>) {
+    let mut s = Supervisor { d, table: ProcessTable::default(), cron: CronJobs::default(), watchers: Watchers::default(), retiring: HashMap::new() };
+    while let Some(msg) = inbox.recv().await {
+        if std::panic::catch_unwind(AssertUnwindSafe(|| s.handle(msg))).is_err() {
+            daemon_log!("a supervisor step failed; the daemon and its apps go on");
         }
-        self.table_changed();
+    }
+}
+
+/// What a stop waits for, outside the supervisor.
+pub struct StopPlan {
+    pid: u32,
+    generation: u64,
+    exited: oneshot::Receiver<()>,
+    spec: Arc<AppSpec>,
+    channel: Option<ipc::IpcSender>,
+    marker: String,
+    apps: HashSet<u32>,
+}
+
+/// The process a reload replaces, kept until the new one is ready.
+pub struct Replaced {
+    pid: u32,
+    generation: u64,
+    worker: Option<(u32, tokio::sync::watch::Receiver<u32>)>,
+    ipc: Option<ipc::IpcSender>,
+    stdin: Option<Arc<tokio::sync::Mutex<tokio::process::ChildStdin>>>,
+}
+
+/// When the new process of a reload is ready.
+enum Readiness {
+    /// At its `ready` message (or `listen_timeout`).
+    Online(oneshot::Receiver<()>),
+    /// Once it listens (cluster mode).
+    Listening(Option<tokio::sync::watch::Receiver<u32>>),
+}
+
+pub struct ReloadPlan {
+    old: Replaced,
+    old_exit: oneshot::Receiver<()>,
+    /// Resolves if the new process ends first.
+    gone: oneshot::Receiver<()>,
+    ready: Readiness,
+    spec: Arc<AppSpec>,
+}
+
+/// A `process:event` for `p`, built only when someone listens.
+fn notify(d: &Daemon, p: &Proc, event: &str, manually: bool) {
+    if d.bus.active() {
+        d.bus.emit("process:event", process_event(event, manually, p.describe(&d.home)));
+    }
+}
+
+impl Supervisor {
+    fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Step(step) => step(self),
+            Msg::Exited { pm_id, generation, status } => self.on_exit(pm_id, generation, status),
+            Msg::AppMessage { pm_id, generation, msg } => self.on_app_message(pm_id, generation, msg),
+            Msg::ListenTimeout { pm_id, generation } => self.mark_online(pm_id, generation, Event::ListenTimeout),
+            Msg::RestartDue { pm_id, generation } => self.restart_after_crash(pm_id, generation),
+            Msg::FirstMemory { pm_id, pid, rss } => {
+                if let Some(p) = self.table.get_mut(pm_id).filter(|p| p.pid == Some(pid) && p.monit.memory == 0) {
+                    p.monit.memory = rss;
+                }
+            }
+            Msg::Samples(samples) => self.apply_samples(samples),
+        }
+    }
+
+    pub fn notify_id(&self, pm_id: u32, event: &str, manually: bool) {
+        if let Some(p) = self.table.get(pm_id) {
+            notify(&self.d, p, event, manually);
+        }
+    }
+
+    /// Adds `spec.instances` new entries; starts them unless `autostart` is false.
+    pub fn create(&mut self, spec: AppSpec) -> Result<Vec<u32>, String> {
+        let spec = Arc::new(spec);
+        let ids: Vec<u32> = (0..spec.instances)
+            .map(|_| {
+                let id = self.table.allocate_id();
+                let instance = self.table.free_instance(&spec.name);
+                self.table.insert(Proc::new(id, spec.clone(), instance, now_ms()));
+                id
+            })
+            .collect();
+        for &id in &ids {
+            self.cron.ensure(&self.d, id, spec.cron.as_deref());
+        }
+        self.d.table_changed();
         if spec.autostart {
             for &id in &ids {
                 self.launch(id)?;
@@ -57,18 +167,14 @@ impl Daemon {
     /// The environment an app is spawned with: inherited + its `env` + pm2's variables.
     fn spawn_env(&self, p: &Proc) -> Map<String, Value> {
         let mut env = p.spec.env.clone();
-        for (k, v) in &p.spec.options {
-            if !k.starts_with('_') && !v.is_object() && !v.is_array() && !v.is_null() {
-                env.insert(k.clone(), v.clone());
-            }
-        }
-        env.extend(p.pm2_vars(&self.home));
+        env.extend(p.spec.options_as_env());
+        env.extend(p.pm2_vars(&self.d.home));
         env.insert("status".into(), json!("launching"));
         env.insert("restart_time".into(), json!(p.restart_time));
         env.insert("unstable_restarts".into(), json!(p.unstable_restarts));
         env.insert("created_at".into(), json!(p.created_at));
         // increment_var: instance n gets the variable's value + n (e.g. a port per instance).
-        if let Some(var) = p.spec.options.get("increment_var").and_then(Value::as_str) {
+        if let Some(var) = &p.spec.increment_var {
             if let Some(base) = env.get(var).and_then(|v| v.as_str().map(str::to_string).or_else(|| Some(v.to_string()))).and_then(|v| v.parse::<i64>().ok()) {
                 env.insert(var.to_string(), json!((base + p.instance as i64).to_string()));
             }
@@ -77,21 +183,22 @@ impl Daemon {
     }
 
     /// Spawns the process of entry `pm_id` and wires its output, channel and exit.
-    pub fn launch(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
-        let mut table = self.table.lock().unwrap();
-        let Some(p) = table.get_mut(pm_id) else { return Err(format!("process {pm_id} not found")) };
+    pub fn launch(&mut self, pm_id: u32) -> Result<(), String> {
+        let Some(p) = self.table.get(pm_id) else { return Err(format!("process {pm_id} not found")) };
         let mut env = self.spawn_env(p);
+        let d = self.d.clone();
+        let Some(p) = self.table.get_mut(pm_id) else { return Err(format!("process {pm_id} not found")) };
         let spec = p.spec.clone();
         // A cluster worker is a Node process with NODE_UNIQUE_ID and a channel to its primary.
-        let worker_id = spec.is_cluster().then(|| self.cluster.new_worker_id());
+        let worker_id = spec.is_cluster().then(|| d.cluster.new_worker_id());
         if let Some(id) = worker_id {
             env.insert("NODE_UNIQUE_ID".into(), json!(id.to_string()));
         }
-        let preload = worker_id.and_then(|_| cluster::drain_script(&self.home.cluster_drain_script()));
-        let spawned = match spawn::spawn(&spec, &env, preload.as_deref(), self.settings.in_process) {
+        let preload = worker_id.and_then(|_| cluster::drain_script(&d.home.cluster_drain_script()));
+        let spawned = match spawn::spawn(&spec, &env, preload.as_deref(), d.settings.in_process) {
             Ok(s) => s,
             Err(e) => {
-                p.status = Status::Errored;
+                p.apply(Event::SpawnFailed);
                 let what = if spec.interpreter == "none" { spec.exec_path.display().to_string() } else { spec.interpreter_path.clone() };
                 return Err(if e.kind() == std::io::ErrorKind::NotFound {
                     format!("Failed to start {}: interpreter or program not found: {what}", spec.name)
@@ -103,12 +210,10 @@ impl Daemon {
         p.generation += 1;
         let generation = p.generation;
         p.pid = Some(spawned.pid);
-        let wait_ready = spec.options.get("wait_ready").and_then(Value::as_bool) == Some(true);
-        p.status = if wait_ready { Status::Launching } else { Status::Online };
         p.stdin = Some(Arc::new(tokio::sync::Mutex::new(spawned.stdin)));
         p.pm_uptime = now_ms();
         p.monit = Default::default();
-        let pid_file = spec.instance_pid_file(&self.home, pm_id);
+        let pid_file = spec.instance_pid_file(&d.home, pm_id);
         if let Some(dir) = pid_file.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
@@ -117,164 +222,91 @@ impl Daemon {
         }
         p.worker = None;
         if let Some(stream) = spawned.ipc {
-            let daemon = self.clone();
-            let closed = self.clone();
+            let inbox = d.inbox.clone();
+            let cluster = d.cluster.clone();
+            let closed = d.cluster.clone();
             let on_close = move || {
                 if let Some(id) = worker_id {
-                    closed.cluster.worker_gone(id);
+                    closed.worker_gone(id);
                 }
             };
-            match ipc::attach(stream, move |msg| daemon.on_app_message(pm_id, generation, worker_id, msg), on_close) {
+            // Cluster traffic is the cluster's alone; the rest is the supervisor's.
+            let on_message = move |msg: Value| match (worker_id, msg.get("cmd").and_then(Value::as_str).filter(|c| c.starts_with("NODE_"))) {
+                (Some(id), Some("NODE_CLUSTER")) => cluster.on_message(id, &msg),
+                (Some(id), Some("NODE_PM2_DRAINED")) => cluster.drained(id),
+                (_, Some(_)) => {}
+                (_, None) => drop(inbox.send(Msg::AppMessage { pm_id, generation, msg })),
+            };
+            match ipc::attach(stream, on_message, on_close) {
                 Ok(tx) => {
                     if let Some(id) = worker_id {
                         let rr = spec.env.get("NODE_CLUSTER_SCHED_POLICY").and_then(Value::as_str) == Some("rr");
-                        p.worker = Some((id, self.cluster.register(id, tx.clone(), rr, preload.is_some())));
+                        p.worker = Some((id, d.cluster.register(id, tx.clone(), rr, preload.is_some())));
                     }
                     p.ipc = Some(tx);
                 }
                 Err(e) => daemon_log!("IPC channel of {} unusable: {e}", spec.name),
             }
         }
-        self.watchers.start(self, pm_id, &spec);
-        self.cron.ensure(self, pm_id, spec.cron.as_deref());
         let mut origin = p.origin();
         origin["rev"] = Value::Null;
-        if wait_ready {
-            // Online at the app's 'ready' message, or when listen_timeout runs out.
-            let timeout = spec.options.get("listen_timeout").and_then(Value::as_u64).unwrap_or(3000);
-            let daemon = self.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(timeout)).await;
-                daemon.mark_online(pm_id, generation);
-            });
+        if p.apply(Event::Spawned { wait_ready: spec.wait_ready }) == Some(Effect::AnnounceOnline) {
+            notify(&d, p, "online", false);
         } else {
-            self.notify(p, "online", false);
+            // Online at the app's 'ready' message, or when listen_timeout runs out.
+            let inbox = d.inbox.clone();
+            let timeout = Duration::from_millis(spec.listen_timeout);
+            tokio::spawn(async move {
+                tokio::time::sleep(timeout).await;
+                let _ = inbox.send(Msg::ListenTimeout { pm_id, generation });
+            });
         }
-        drop(table);
+        self.watchers.start(&d, pm_id, &spec);
+        self.cron.ensure(&d, pm_id, spec.cron.as_deref());
 
-        let epoch = self.log_epoch.load(Ordering::Relaxed);
+        let epoch = d.log_epoch.load(Ordering::Relaxed);
         let sink = |main: &Option<std::path::PathBuf>, kind: &'static str| {
             let paths = [spec.instance_log(main, pm_id), spec.instance_log(&spec.log_file, pm_id)];
-            LogSink::open(paths.into_iter().flatten().collect(), epoch, self.log_options(&spec, pm_id, kind))
+            LogSink::open(paths.into_iter().flatten().collect(), epoch, log_options(&d, &spec, pm_id, kind))
         };
-        self.pump_logs(spawned.stdout.into_owned_fd(), sink(&spec.out_file, "out"), "log:out", origin.clone(), false);
-        self.pump_logs(spawned.stderr.into_owned_fd(), sink(&spec.error_file, "err"), "log:err", origin, spec.is_node());
+        pump_logs(&d, spawned.stdout.into_owned_fd(), sink(&spec.out_file, "out"), "log:out", origin.clone(), false);
+        pump_logs(&d, spawned.stderr.into_owned_fd(), sink(&spec.error_file, "err"), "log:err", origin, spec.is_node());
 
         // A first memory reading once the program has loaded, before the monitor's next round.
-        let daemon = self.clone();
+        let inbox = d.inbox.clone();
         let pid = spawned.pid;
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(100)).await;
             if let Some((_, rss)) = monitor::sample(pid) {
-                let mut table = daemon.table.lock().unwrap();
-                if let Some(p) = table.get_mut(pm_id).filter(|p| p.pid == Some(pid) && p.monit.memory == 0) {
-                    p.monit.memory = rss;
-                }
+                let _ = inbox.send(Msg::FirstMemory { pm_id, pid, rss });
             }
         });
 
-        let daemon = self.clone();
+        let inbox = d.inbox.clone();
         let mut child = spawned.child;
         tokio::spawn(async move {
             let status = child.wait().await;
-            daemon.on_exit(pm_id, generation, status.ok());
+            let _ = inbox.send(Msg::Exited { pm_id, generation, status: status.ok() });
         });
-        self.table_changed();
+        d.table_changed();
         Ok(())
     }
 
-    /// The app's own log format and rotation, else the daemon's defaults.
-    fn log_options(&self, spec: &AppSpec, pm_id: u32, kind: &'static str) -> LogOptions {
-        let date_format = spec.log_date_format.clone().or_else(|| self.settings.log_date_format.clone());
-        let format = if spec.log_json {
-            Some(LineFormat::Json { date_format, kind, pm_id, app_name: spec.name.clone() })
-        } else {
-            date_format.map(|date_format| LineFormat::Prefix { date_format })
-        };
-        let defaults = self.settings.log_rotation.clone();
-        let rotation = match (spec.log_max_size, defaults) {
-            (Some(max_size), d) => Some(Rotation {
-                max_size,
-                retain: spec.log_retain.map(|r| r as usize).or(d.as_ref().map(|d| d.retain)).unwrap_or(30),
-                compress: spec.log_compress.or(d.map(|d| d.compress)).unwrap_or(false),
-            }),
-            (None, Some(mut d)) => {
-                if let Some(r) = spec.log_retain {
-                    d.retain = r as usize;
-                }
-                if let Some(c) = spec.log_compress {
-                    d.compress = c;
-                }
-                Some(d)
-            }
-            (None, None) => None,
-        };
-        LogOptions { format, rotation }
-    }
-
-    /// Copies a pipe to its files and, while someone listens, to the bus. For Node apps'
-    /// stderr, a fatal exception report at its end becomes `process:exception`.
-    fn pump_logs(self: &Arc<Self>, pipe: std::io::Result<std::os::fd::OwnedFd>, sink: LogSink, event: &'static str, origin: Value, report_crash: bool) {
-        let Ok(pipe) = pipe else { return daemon_log!("cannot read the output of an app: {}", origin) };
-        let daemon = self.clone();
-        let epoch = self.log_epoch.clone();
-        tokio::spawn(async move {
-            let listening = daemon.clone();
-            let lines = daemon.clone();
-            let line_origin = origin.clone();
-            let mut rejections = report_crash.then(crash_report::RejectionScanner::default);
-            let tail = logs::pump(pipe, sink, epoch, report_crash, move || listening.bus.active(), move |line| {
-                let text = String::from_utf8_lossy(line);
-                if let Some(error) = rejections.as_mut().and_then(|r| r.line(&text)) {
-                    lines.bus.emit("process:exception", json!({"at": now_ms(), "data": error, "process": line_origin}));
-                }
-                lines.bus.emit(event, json!({"process": line_origin, "at": now_ms(), "data": text}))
-            })
-            .await;
-            if let Some(error) = report_crash.then(|| crash_report::parse(tail.bytes())).flatten() {
-                daemon.bus.emit("process:exception", json!({"at": now_ms(), "data": error, "process": origin}));
-            }
-        });
-    }
-
-    /// A `process:event` for `p`, built only when someone listens.
-    fn notify(&self, p: &Proc, event: &str, manually: bool) {
-        if self.bus.active() {
-            self.bus.emit("process:event", process_event(event, manually, p.describe(&self.home)));
-        }
-    }
-
-    fn notify_id(&self, pm_id: u32, event: &str, manually: bool) {
-        if self.bus.active() {
-            if let Some(p) = self.table.lock().unwrap().get(pm_id) {
-                self.notify(p, event, manually);
-            }
-        }
-    }
-
-    fn mark_online(&self, pm_id: u32, generation: u64) {
-        let mut table = self.table.lock().unwrap();
-        if let Some(p) = table.get_mut(pm_id).filter(|p| p.generation == generation && p.status == Status::Launching) {
-            p.status = Status::Online;
-            self.notify(p, "online", false);
+    fn mark_online(&mut self, pm_id: u32, generation: u64, event: Event) {
+        let Some(p) = self.table.get_mut(pm_id).filter(|p| p.generation == generation) else { return };
+        if p.apply(event) == Some(Effect::AnnounceOnline) {
+            p.wake_online_waiters();
+            notify(&self.d, p, "online", false);
         }
     }
 
     /// A message from an app's IPC channel, handled as pm2's fork mode does.
-    fn on_app_message(&self, pm_id: u32, generation: u64, worker: Option<u32>, msg: Value) {
-        if let Some(cmd) = msg.get("cmd").and_then(Value::as_str).filter(|c| c.starts_with("NODE_")) {
-            match (worker, cmd) {
-                (Some(id), "NODE_CLUSTER") => self.cluster.on_message(id, &msg),
-                (Some(id), "NODE_PM2_DRAINED") => self.cluster.drained(id),
-                _ => {}
-            }
-            return;
-        }
+    fn on_app_message(&mut self, pm_id: u32, generation: u64, msg: Value) {
         if msg == "ready" {
-            self.mark_online(pm_id, generation);
+            self.mark_online(pm_id, generation, Event::Ready);
         }
-        let mut table = self.table.lock().unwrap();
-        let Some(p) = table.get_mut(pm_id).filter(|p| p.generation == generation) else { return };
+        let d = &self.d;
+        let Some(p) = self.table.get_mut(pm_id).filter(|p| p.generation == generation) else { return };
         let kind = msg.get("type").and_then(Value::as_str).map(str::to_string);
         let data = msg.get("data").filter(|d| truthy(d)).cloned();
         match (kind.as_deref(), data) {
@@ -290,25 +322,26 @@ impl Daemon {
             (Some(kind), Some(data)) => {
                 let mut origin = p.origin();
                 origin["versioning"] = Value::Null;
-                self.bus.emit(kind, json!({"at": now_ms(), "data": data, "process": origin}));
+                d.bus.emit(kind, json!({"at": now_ms(), "data": data, "process": origin}));
             }
             _ => {
                 if let Some(v) = msg.get("node_version").and_then(Value::as_str) {
                     p.node_version = Some(v.to_string());
                     return;
                 }
-                self.bus.emit("process:msg", json!({"at": now_ms(), "raw": msg, "process": p.origin()}));
+                d.bus.emit("process:msg", json!({"at": now_ms(), "raw": msg, "process": p.origin()}));
             }
         }
     }
 
-    /// An app process ended: record it, wake whoever stops it, apply the restart policy.
-    fn on_exit(self: &Arc<Self>, pm_id: u32, generation: u64, status: Option<ExitStatus>) {
-        let mut table = self.table.lock().unwrap();
-        let Some(p) = table.get_mut(pm_id) else { return };
-        if p.generation != generation {
+    /// A process ended: record it, wake whoever waits for it, apply the restart policy.
+    fn on_exit(&mut self, pm_id: u32, generation: u64, status: Option<ExitStatus>) {
+        if let Some(waiter) = self.retiring.remove(&(pm_id, generation)) {
+            let _ = waiter.send(());
             return;
         }
+        let d = &self.d;
+        let Some(p) = self.table.get_mut(pm_id).filter(|p| p.generation == generation) else { return };
         // pm2 reports 0 for an app ended by a signal.
         let code = status.and_then(|s| s.code()).or(Some(0));
         p.pid = None;
@@ -316,94 +349,262 @@ impl Daemon {
         p.exit_code = code;
         p.monit = Default::default();
         p.stdin = None;
-        self.table_changed();
-        let _ = std::fs::remove_file(p.spec.instance_pid_file(&self.home, pm_id));
+        d.table_changed();
+        let _ = std::fs::remove_file(p.spec.instance_pid_file(&d.home, pm_id));
         p.wake_exit_waiters();
-        match p.status {
-            Status::Stopping => p.status = Status::Stopped,
-            Status::Stopped | Status::Errored => {}
-            _ => match restart::decide(p, code, now_ms()) {
-                Decision::Stay => p.status = Status::Stopped,
-                Decision::Overlimit => {
-                    p.status = Status::Errored;
-                    self.notify(p, "restart overlimit", false);
+        if p.apply(Event::Exited) == Some(Effect::ConsultPolicy) {
+            let decision = restart::decide(p, code, now_ms());
+            match p.apply(Event::Policy(decision)) {
+                Some(Effect::ReportOverlimit) => {
+                    notify(d, p, "restart overlimit", false);
                     daemon_log!("{} ({pm_id}) restarted too quickly: errored", p.spec.name);
                 }
-                Decision::Restart(delay) => {
-                    p.status = restart::pending_status(delay);
-                    let daemon = self.clone();
+                Some(Effect::ScheduleRestart(delay)) => {
+                    let inbox = d.inbox.clone();
                     tokio::spawn(async move {
                         if delay > 0 {
                             tokio::time::sleep(Duration::from_millis(delay)).await;
                         }
-                        daemon.restart_after_crash(pm_id, generation);
+                        let _ = inbox.send(Msg::RestartDue { pm_id, generation });
                     });
                 }
-            },
+                _ => {}
+            }
         }
-        self.notify(p, "exit", false);
+        notify(d, p, "exit", false);
     }
 
-    fn restart_after_crash(self: &Arc<Self>, pm_id: u32, generation: u64) {
-        {
-            let mut table = self.table.lock().unwrap();
-            let Some(p) = table.get_mut(pm_id) else { return };
-            // A stop, restart or delete since the crash has taken over.
-            if p.generation != generation || !matches!(p.status, Status::Launching | Status::WaitingRestart) {
-                return;
+    fn restart_after_crash(&mut self, pm_id: u32, generation: u64) {
+        // A stop, restart or delete since the crash has taken over (new generation or status).
+        let Some(p) = self.table.get_mut(pm_id).filter(|p| p.generation == generation) else { return };
+        if p.apply(Event::RestartDue) == Some(Effect::Launch) {
+            p.restart_time += 1;
+            if let Err(e) = self.launch(pm_id) {
+                daemon_log!("{e}");
             }
+        }
+    }
+
+    /// Starts stopping entry `pm_id`: None when there is no process to wait for.
+    pub fn begin_stop(&mut self, pm_id: u32, deleting: bool) -> Result<Option<StopPlan>, String> {
+        self.watchers.stop(pm_id);
+        if deleting {
+            self.cron.remove(pm_id);
+        }
+        let apps: HashSet<u32> = self.table.iter().filter_map(|p| p.pid).collect();
+        let Some(p) = self.table.get_mut(pm_id) else { return Err("process or namespace not found".into()) };
+        let marker = format!("unique_id={}", p.unique_id);
+        let Some(pid) = p.pid else {
+            // No process: cancel any pending restart, and end what it left behind.
+            p.generation += 1;
+            p.apply(Event::Stop { running: false });
+            for orphan in tree::adopted_with_env(&marker, &apps) {
+                let _ = kill(Pid::from_raw(orphan as i32), Signal::SIGKILL);
+            }
+            return Ok(None);
+        };
+        p.apply(Event::Stop { running: true });
+        let (tx, exited) = oneshot::channel();
+        p.exit_waiters.push(tx);
+        Ok(Some(StopPlan { pid, generation: p.generation, exited, spec: p.spec.clone(), channel: p.ipc.clone(), marker, apps }))
+    }
+
+    /// After a stop (a restart, or a crash restart forced by the user): spawn again.
+    pub fn relaunch(&mut self, pm_id: u32, was_running: bool) -> Result<(), String> {
+        let p = self.table.get_mut(pm_id).ok_or("process or namespace not found")?;
+        if was_running {
             p.restart_time += 1;
         }
+        p.unstable_restarts = 0;
+        p.prev_restart_delay = 0;
+        p.created_at = now_ms();
+        p.apply(Event::Relaunch);
+        self.launch(pm_id)?;
+        self.notify_id(pm_id, "restart", true);
+        Ok(())
+    }
+
+    /// Starts a zero-downtime reload: None when the app is restarted instead (not cluster
+    /// nor `wait_ready`, or not online).
+    fn begin_reload(&mut self, pm_id: u32) -> Result<Option<ReloadPlan>, String> {
+        let p = self.table.get_mut(pm_id).ok_or("process or namespace not found")?;
+        let overlap = p.spec.is_cluster() || p.spec.wait_ready;
+        let Some(pid) = p.pid.filter(|_| overlap && p.status == Status::Online) else { return Ok(None) };
+        let old = Replaced { pid, generation: p.generation, worker: p.worker.take(), ipc: p.ipc.take(), stdin: p.stdin.take() };
+        p.restart_time += 1;
+        p.unstable_restarts = 0;
+        p.prev_restart_delay = 0;
+        p.created_at = now_ms();
+        let (tx, old_exit) = oneshot::channel();
+        self.retiring.insert((pm_id, old.generation), tx);
+        self.watchers.stop(pm_id);
         if let Err(e) = self.launch(pm_id) {
-            daemon_log!("{e}");
+            self.reinstate(pm_id, old);
+            return Err(e);
         }
+        let p = self.table.get_mut(pm_id).ok_or("process or namespace not found")?;
+        let (tx, gone) = oneshot::channel();
+        p.exit_waiters.push(tx);
+        let ready = if p.spec.wait_ready {
+            let (tx, rx) = oneshot::channel();
+            p.online_waiters.push(tx);
+            Readiness::Online(rx)
+        } else {
+            Readiness::Listening(p.worker.as_ref().map(|(_, l)| l.clone()))
+        };
+        Ok(Some(ReloadPlan { old, old_exit, gone, ready, spec: p.spec.clone() }))
+    }
+
+    /// Puts back the process a failed reload meant to replace.
+    fn reinstate(&mut self, pm_id: u32, old: Replaced) {
+        self.retiring.remove(&(pm_id, old.generation));
+        if let Some(p) = self.table.get_mut(pm_id) {
+            // The old generation again: its exit is followed, the failed one's restart is not.
+            p.generation = old.generation;
+            p.pid = Some(old.pid);
+            p.worker = old.worker;
+            p.ipc = old.ipc;
+            p.stdin = old.stdin;
+            p.apply(Event::Reinstated);
+        }
+        self.d.table_changed();
+    }
+
+    /// The stopped process was not gone even after SIGKILL.
+    fn kill_failed(&mut self, pm_id: u32, generation: u64) {
+        if let Some(p) = self.table.get_mut(pm_id).filter(|p| p.generation == generation) {
+            p.apply(Event::KillFailed);
+        }
+    }
+
+    /// Forgets a stopped entry.
+    fn remove(&mut self, pm_id: u32) {
+        self.notify_id(pm_id, "delete", true);
+        if let Some(p) = self.table.remove(pm_id) {
+            let _ = std::fs::remove_file(p.spec.instance_pid_file(&self.d.home, pm_id));
+        }
+        self.d.table_changed();
+    }
+
+    /// A monitor round: readings, `max_memory_restart`, and the back-off of long runs.
+    fn apply_samples(&mut self, samples: Vec<(u32, u32, Monit)>) {
+        let now = now_ms();
+        let reset_after = self.d.settings.backoff_reset.as_millis() as u64;
+        for (pm_id, pid, monit) in samples {
+            let Some(p) = self.table.get_mut(pm_id).filter(|p| p.pid == Some(pid)) else { continue };
+            p.monit = monit;
+            if p.spec.max_memory.is_some_and(|max| monit.memory > max) && p.status == Status::Online {
+                daemon_log!("{} ({pm_id}) uses {} bytes, over max_memory_restart: restarting it", p.spec.name, monit.memory);
+                let d = self.d.clone();
+                tokio::spawn(async move {
+                    let _ = d.restart(pm_id).await;
+                });
+            }
+            // A long enough run starts the exponential back-off over.
+            if p.prev_restart_delay > 0 && now.saturating_sub(p.pm_uptime) > reset_after {
+                p.prev_restart_delay = 0;
+            }
+        }
+    }
+
+    /// The pids of every running app.
+    pub fn pids(&self) -> HashSet<u32> {
+        self.table.iter().filter_map(|p| p.pid).collect()
+    }
+}
+
+/// The app's own log format and rotation, else the daemon's defaults.
+fn log_options(d: &Daemon, spec: &AppSpec, pm_id: u32, kind: &'static str) -> LogOptions {
+    let date_format = spec.log_date_format.clone().or_else(|| d.settings.log_date_format.clone());
+    let format = if spec.log_json {
+        Some(LineFormat::Json { date_format, kind, pm_id, app_name: spec.name.clone() })
+    } else {
+        date_format.map(|date_format| LineFormat::Prefix { date_format })
+    };
+    let defaults = d.settings.log_rotation.clone();
+    let rotation = match (spec.log_max_size, defaults) {
+        (Some(max_size), d) => Some(Rotation {
+            max_size,
+            retain: spec.log_retain.map(|r| r as usize).or(d.as_ref().map(|d| d.retain)).unwrap_or(30),
+            compress: spec.log_compress.or(d.map(|d| d.compress)).unwrap_or(false),
+        }),
+        (None, Some(mut d)) => {
+            if let Some(r) = spec.log_retain {
+                d.retain = r as usize;
+            }
+            if let Some(c) = spec.log_compress {
+                d.compress = c;
+            }
+            Some(d)
+        }
+        (None, None) => None,
+    };
+    LogOptions { format, rotation }
+}
+
+/// Copies a pipe to its files and, while someone listens, to the bus. For Node apps'
+/// stderr, a fatal exception report at its end becomes `process:exception`.
+fn pump_logs(d: &Arc<Daemon>, pipe: std::io::Result<std::os::fd::OwnedFd>, sink: LogSink, event: &'static str, origin: Value, report_crash: bool) {
+    let Ok(pipe) = pipe else { return daemon_log!("cannot read the output of an app: {}", origin) };
+    let daemon = d.clone();
+    let epoch = d.log_epoch.clone();
+    tokio::spawn(async move {
+        let listening = daemon.clone();
+        let lines = daemon.clone();
+        let line_origin = origin.clone();
+        let mut rejections = report_crash.then(crash_report::RejectionScanner::default);
+        let tail = logs::pump(pipe, sink, epoch, report_crash, move || listening.bus.active(), move |line| {
+            let text = String::from_utf8_lossy(line);
+            if let Some(error) = rejections.as_mut().and_then(|r| r.line(&text)) {
+                lines.bus.emit("process:exception", json!({"at": now_ms(), "data": error, "process": line_origin}));
+            }
+            lines.bus.emit(event, json!({"process": line_origin, "at": now_ms(), "data": text}))
+        })
+        .await;
+        if let Some(error) = report_crash.then(|| crash_report::parse(tail.bytes())).flatten() {
+            daemon.bus.emit("process:exception", json!({"at": now_ms(), "data": error, "process": origin}));
+        }
+    });
+}
+
+/// The operations requests, timers and signals ask for. Each sends steps to the supervisor
+/// and waits, outside it, on what the steps hand back.
+impl Daemon {
+    /// Runs `step` on the table inside the supervisor and returns its result.
+    pub async fn ask<R: Send + 'static>(&self, step: impl FnOnce(&mut Supervisor) -> R + Send + 'static) -> Result<R, String> {
+        let (tx, rx) = oneshot::channel();
+        self.inbox
+            .send(Msg::Step(Box::new(move |s| {
+                let _ = tx.send(step(s));
+            })))
+            .map_err(|_| "The PM2 daemon is shutting down".to_string())?;
+        rx.await.map_err(|_| "Internal error in the PM2 daemon while serving this request; the daemon and its apps keep running".to_string())
     }
 
     /// Stops entry `pm_id` on a user's request (a `stop` event follows).
     pub async fn stop(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
-        self.stop_process(pm_id).await?;
-        self.notify_id(pm_id, "stop", true);
-        Ok(())
+        self.stop_process(pm_id, false).await?;
+        self.ask(move |s| s.notify_id(pm_id, "stop", true)).await
     }
 
     /// SIGINT (or the `shutdown` message) to the app's process group, SIGKILL after
     /// `kill_timeout`, then whatever is left of its tree. Resolves once it is dead.
-    async fn stop_process(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
-        self.watchers.stop(pm_id);
-        let (pid, exited, spec, channel, marker) = {
-            let mut table = self.table.lock().unwrap();
-            let Some(p) = table.get_mut(pm_id) else { return Err("process or namespace not found".into()) };
-            let Some(pid) = p.pid else {
-                // No process: cancel any pending restart, and end what it left behind.
-                p.generation += 1;
-                p.status = Status::Stopped;
-                let marker = format!("unique_id={}", p.unique_id);
-                let apps = table.iter().filter_map(|p| p.pid).collect();
-                for orphan in tree::adopted_with_env(&marker, &apps) {
-                    let _ = kill(Pid::from_raw(orphan as i32), Signal::SIGKILL);
-                }
-                return Ok(());
-            };
-            p.status = Status::Stopping;
-            let (tx, rx) = oneshot::channel();
-            p.exit_waiters.push(tx);
-            let marker = format!("unique_id={}", p.unique_id);
-            (pid, rx, p.spec.clone(), p.ipc.clone(), marker)
-        };
+    async fn stop_process(self: &Arc<Self>, pm_id: u32, deleting: bool) -> Result<(), String> {
+        let Some(plan) = self.ask(move |s| s.begin_stop(pm_id, deleting)).await?? else { return Ok(()) };
+        let StopPlan { pid, generation, mut exited, spec, channel, marker, apps } = plan;
         let leader = Pid::from_raw(pid as i32);
         let group = Pid::from_raw(-(pid as i32));
         let target = if spec.treekill { group } else { leader };
         // Descendants that left the process group (setsid, detached children) go too, and
         // so do those already orphaned (adopted by the daemon, found by the app's unique_id).
         let escaped: Vec<u32> = if spec.treekill {
-            let apps = self.table.lock().unwrap().iter().filter_map(|p| p.pid).collect();
             let mut all = tree::descendants(pid);
             all.extend(tree::adopted_with_env(&marker, &apps));
             all
         } else {
             Vec::new()
         };
-        let signal = spec.kill_signal.as_deref().and_then(|s| crate::config::signal_named(s).ok()).unwrap_or(self.settings.kill_signal);
+        let signal = spec.stop_signal(self.settings.kill_signal);
         let by_message = spec.shutdown_with_message || std::env::var_os("PM2_KILL_USE_MESSAGE").is_some();
         match (&channel, by_message) {
             (Some(tx), true) => {
@@ -417,15 +618,10 @@ impl Daemon {
             }
         }
         let kill_timeout = Duration::from_millis(spec.kill_timeout.unwrap_or(self.settings.kill_timeout));
-        let mut exited = exited;
         if tokio::time::timeout(kill_timeout, &mut exited).await.is_err() {
             let _ = kill(target, Signal::SIGKILL);
             if tokio::time::timeout(Duration::from_secs(5), &mut exited).await.is_err() {
-                let mut table = self.table.lock().unwrap();
-                if let Some(p) = table.get_mut(pm_id) {
-                    p.status = Status::Errored;
-                }
-                return Ok(());
+                return self.ask(move |s| s.kill_failed(pm_id, generation)).await;
             }
         }
         if spec.treekill {
@@ -436,134 +632,56 @@ impl Daemon {
 
     /// Stop (if running), then start again with the same id.
     pub async fn restart(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
-        let was_running = {
-            let table = self.table.lock().unwrap();
-            let p = table.get(pm_id).ok_or("process or namespace not found")?;
-            p.pid.is_some() || p.status.is_running()
-        };
-        self.stop_process(pm_id).await?;
-        {
-            let mut table = self.table.lock().unwrap();
-            let p = table.get_mut(pm_id).ok_or("process or namespace not found")?;
-            if was_running {
-                p.restart_time += 1;
-            }
-            p.unstable_restarts = 0;
-            p.prev_restart_delay = 0;
-            p.created_at = now_ms();
-            p.status = Status::Launching;
-        }
-        self.launch(pm_id)?;
-        self.notify_id(pm_id, "restart", true);
-        Ok(())
+        let was_running = self.ask(move |s| s.table.get(pm_id).map(|p| p.pid.is_some() || p.status.is_running())).await?.ok_or("process or namespace not found")?;
+        self.stop_process(pm_id, false).await?;
+        self.ask(move |s| s.relaunch(pm_id, was_running)).await?
     }
 
     /// Zero-downtime reload of one instance: a new process starts while the old one keeps
     /// serving; once the new one listens (cluster), or sends `ready` (`wait_ready`), or
     /// `listen_timeout` passes, the old one is stopped gracefully. Other apps restart.
     pub async fn reload(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
-        let old = {
-            let mut table = self.table.lock().unwrap();
-            let p = table.get_mut(pm_id).ok_or("process or namespace not found")?;
-            let overlap = p.spec.is_cluster() || p.spec.wait_ready();
-            match p.pid {
-                Some(pid) if overlap && p.status == Status::Online => {
-                    let old = (pid, p.generation, p.worker.take(), p.ipc.take(), p.stdin.take());
-                    p.restart_time += 1;
-                    p.unstable_restarts = 0;
-                    p.prev_restart_delay = 0;
-                    p.created_at = now_ms();
-                    Some(old)
-                }
-                _ => None,
-            }
-        };
-        let Some((old_pid, old_generation, old_worker, old_ipc, old_stdin)) = old else {
-            return self.restart(pm_id).await;
-        };
-        self.watchers.stop(pm_id);
-        if let Err(e) = self.launch(pm_id) {
-            self.reinstate(pm_id, old_pid, old_generation, old_worker, old_ipc, old_stdin);
-            return Err(e);
-        }
-        let (spec, new_pid, mut listening) = {
-            let table = self.table.lock().unwrap();
-            let p = table.get(pm_id).ok_or("process or namespace not found")?;
-            (p.spec.clone(), p.pid, p.worker.as_ref().map(|(_, l)| l.clone()))
-        };
-        let timeout = Duration::from_millis(spec.options.get("listen_timeout").and_then(Value::as_u64).unwrap_or(3000));
-        let deadline = tokio::time::Instant::now() + timeout;
-        // Ready: listening (cluster) or online (wait_ready); gone: the new process died first.
-        loop {
-            let (ready, gone) = {
-                let table = self.table.lock().unwrap();
-                match table.get(pm_id) {
-                    Some(p) if p.pid == new_pid && new_pid.is_some() => {
-                        let listened = listening.as_ref().is_some_and(|l| *l.borrow() > 0);
-                        (if spec.wait_ready() { p.status == Status::Online } else { listened }, false)
+        let Some(plan) = self.ask(move |s| s.begin_reload(pm_id)).await?? else { return self.restart(pm_id).await };
+        let ReloadPlan { old, old_exit, mut gone, ready, spec } = plan;
+        let ready = async {
+            // A waiter dropped unanswered means the entry changed: `gone` or the timeout decides.
+            match ready {
+                Readiness::Online(rx) => {
+                    if rx.await.is_err() {
+                        std::future::pending::<()>().await
                     }
-                    _ => (false, true),
                 }
-            };
-            if gone {
-                self.reinstate(pm_id, old_pid, old_generation, old_worker, old_ipc, old_stdin);
-                return Err(format!("Reload of {} ({pm_id}) failed: the new process exited before it was ready; the previous one keeps running", spec.name));
-            }
-            if ready || tokio::time::Instant::now() >= deadline {
-                break;
-            }
-            let tick = tokio::time::sleep(Duration::from_millis(10));
-            match listening.as_mut() {
-                Some(l) => {
-                    tokio::select! { _ = l.changed() => {}, _ = tick => {} }
+                Readiness::Listening(Some(mut l)) => {
+                    if l.wait_for(|n| *n > 0).await.is_err() {
+                        std::future::pending::<()>().await
+                    }
                 }
-                None => tick.await,
+                Readiness::Listening(None) => std::future::pending::<()>().await,
             }
+        };
+        let failed = tokio::select! {
+            _ = ready => false,
+            _ = &mut gone => true,
+            _ = tokio::time::sleep(Duration::from_millis(spec.listen_timeout)) => false,
+        };
+        if failed {
+            self.ask(move |s| s.reinstate(pm_id, old)).await?;
+            return Err(format!("Reload of {} ({pm_id}) failed: the new process exited before it was ready; the previous one keeps running", spec.name));
         }
-        self.retire(&spec, old_pid, old_worker.map(|(id, _)| id), old_ipc).await;
-        self.notify_id(pm_id, "reload", true);
-        Ok(())
-    }
-
-    /// Puts back the process a failed reload meant to replace.
-    fn reinstate(
-        self: &Arc<Self>,
-        pm_id: u32,
-        pid: u32,
-        generation: u64,
-        worker: Option<(u32, tokio::sync::watch::Receiver<u32>)>,
-        ipc: Option<ipc::IpcSender>,
-        stdin: Option<Arc<tokio::sync::Mutex<tokio::process::ChildStdin>>>,
-    ) {
-        let mut table = self.table.lock().unwrap();
-        if let Some(p) = table.get_mut(pm_id) {
-            // The old generation again: its exit is followed, the failed one's restart is not.
-            p.generation = generation;
-            p.pid = Some(pid);
-            p.worker = worker;
-            p.ipc = ipc;
-            p.stdin = stdin;
-            p.status = Status::Online;
-        }
-        drop(table);
-        self.table_changed();
+        self.retire(&spec, old, old_exit).await;
+        self.ask(move |s| s.notify_id(pm_id, "reload", true)).await
     }
 
     /// Stops a replaced process: a cluster worker drains (until its connections are gone,
     /// at most `DRAIN_LIMIT`), then is asked to disconnect (it stops accepting and finishes
-    /// its requests), then SIGINT, then SIGKILL.
-    async fn retire(&self, spec: &AppSpec, pid: u32, worker: Option<u32>, channel: Option<ipc::IpcSender>) {
+    /// its requests), then SIGINT, then SIGKILL. Its exit comes back as an event.
+    async fn retire(&self, spec: &AppSpec, old: Replaced, mut exited: oneshot::Receiver<()>) {
+        let pid = old.pid;
         let grace = Duration::from_millis(spec.kill_timeout.unwrap_or(self.settings.kill_timeout));
         let escaped = tree::descendants(pid);
-        let wait_dead = |limit: Duration| async move {
-            let deadline = tokio::time::Instant::now() + limit;
-            while tree::is_alive(pid) && tokio::time::Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            !tree::is_alive(pid)
-        };
-        let signal = spec.kill_signal.as_deref().and_then(|s| crate::config::signal_named(s).ok()).unwrap_or(self.settings.kill_signal);
-        match (worker, channel) {
+        let signal = spec.stop_signal(self.settings.kill_signal);
+        let group = Pid::from_raw(-(pid as i32));
+        match (old.worker.map(|(id, _)| id), old.ipc) {
             (Some(id), _) => {
                 if let Some(mut drained) = self.cluster.drain(id) {
                     let _ = tokio::time::timeout(grace.min(DRAIN_LIMIT), drained.wait_for(|d| *d)).await;
@@ -571,12 +689,12 @@ impl Daemon {
                 self.cluster.disconnect(id)
             }
             (None, Some(tx)) if spec.shutdown_with_message => drop(tx.send(&json!("shutdown"))),
-            _ => drop(kill(Pid::from_raw(-(pid as i32)), signal)),
+            _ => drop(kill(group, signal)),
         }
-        if !wait_dead(grace).await {
-            let _ = kill(Pid::from_raw(-(pid as i32)), signal);
-            if !wait_dead(grace).await {
-                let _ = kill(Pid::from_raw(-(pid as i32)), Signal::SIGKILL);
+        if tokio::time::timeout(grace, &mut exited).await.is_err() {
+            let _ = kill(group, signal);
+            if tokio::time::timeout(grace, &mut exited).await.is_err() {
+                let _ = kill(group, Signal::SIGKILL);
                 let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
             }
         }
@@ -585,26 +703,29 @@ impl Daemon {
 
     /// Stop, then forget the entry.
     pub async fn delete(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
-        self.cron.remove(pm_id);
-        self.stop_process(pm_id).await?;
-        self.notify_id(pm_id, "delete", true);
-        let mut table = self.table.lock().unwrap();
-        if let Some(p) = table.remove(pm_id) {
-            let _ = std::fs::remove_file(p.spec.instance_pid_file(&self.home, pm_id));
-        }
-        self.table_changed();
-        Ok(())
+        self.stop_process(pm_id, true).await?;
+        self.ask(move |s| s.remove(pm_id)).await
     }
 
     /// Deletes every app, all in parallel.
     pub async fn delete_all(self: &Arc<Self>) {
-        let ids = self.table.lock().unwrap().ids();
+        let Ok(ids) = self.ask(|s| s.table.ids()).await else { return };
         let mut set = tokio::task::JoinSet::new();
         for id in ids {
             let d = self.clone();
             set.spawn(async move { d.delete(id).await });
         }
         while set.join_next().await.is_some() {}
+    }
+
+    /// The one way the daemon winds down (the `kill` request, SIGTERM/SIGINT/SIGQUIT):
+    /// every app is deleted, then whatever they left behind is killed. The caller then
+    /// lets the server exit (`begin_shutdown`) once its reply is written.
+    pub async fn wind_down(self: &Arc<Self>) {
+        self.delete_all().await;
+        if !self.settings.in_process {
+            kill_leftovers();
+        }
     }
 
     pub fn reload_logs(&self) {
@@ -633,18 +754,19 @@ fn truthy(v: &Value) -> bool {
 async fn finish_tree(pgid: u32, escaped: &[u32], grace: Duration) {
     let group = Pid::from_raw(-(pgid as i32));
     let deadline = tokio::time::Instant::now() + grace;
-    let alive = || kill(group, None).is_ok() || escaped.iter().any(|p| tree::is_alive(*p));
-    while alive() {
-        if tokio::time::Instant::now() >= deadline {
-            let _ = kill(group, Signal::SIGKILL);
-            for &p in escaped {
-                if tree::is_alive(p) {
-                    let _ = kill(Pid::from_raw(p as i32), Signal::SIGKILL);
-                }
-            }
-            return;
+    let group_alive = || kill(group, None).is_ok();
+    if exits::all_gone(escaped, grace).await && !group_alive() {
+        return;
+    }
+    // Members the daemon did not know of: they get the rest of the grace.
+    if group_alive() {
+        tokio::time::sleep_until(deadline).await;
+    }
+    let _ = kill(group, Signal::SIGKILL);
+    for &p in escaped {
+        if tree::is_alive(p) {
+            let _ = kill(Pid::from_raw(p as i32), Signal::SIGKILL);
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -653,14 +775,14 @@ pub async fn reap_orphans(daemon: Arc<Daemon>) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut sigchld) = signal(SignalKind::child()) else { return };
     while sigchld.recv().await.is_some() {
-        let known: std::collections::HashSet<u32> = daemon.table.lock().unwrap().iter().filter_map(|p| p.pid).collect();
+        let Ok(known) = daemon.ask(|s| s.pids()).await else { return };
         tree::reap_orphans(&known);
     }
 }
 
 /// Kills whatever is still a child of the daemon once every app is deleted: adopted
 /// orphans that no stop could reach.
-pub fn kill_leftovers() {
+fn kill_leftovers() {
     for pid in tree::own_children() {
         if tree::is_alive(pid) {
             let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
@@ -668,8 +790,8 @@ pub fn kill_leftovers() {
     }
 }
 
-/// SIGTERM, SIGINT and SIGQUIT stop every app and the daemon; SIGUSR2 reopens log files;
-/// SIGHUP is ignored, as in pm2.
+/// SIGTERM, SIGINT and SIGQUIT save the process list and wind the daemon down; SIGUSR2
+/// reopens log files; SIGHUP is ignored, as in pm2.
 pub async fn handle_signals(daemon: Arc<Daemon>) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int), Ok(mut quit), Ok(mut usr2), Ok(mut hup)) = (
@@ -692,8 +814,7 @@ pub async fn handle_signals(daemon: Arc<Daemon>) {
         }
     }
     daemon_log!("signal received: saving the process list and stopping every app");
-    super::handlers::dump_if_any(&daemon);
-    daemon.delete_all().await;
-    kill_leftovers();
+    super::dump::save_if_any(&daemon).await;
+    daemon.wind_down().await;
     daemon.begin_shutdown();
 }

@@ -1,12 +1,12 @@
 //! `watch`: restart an app when files under its watched paths change (sub-directories
 //! included, event-driven through inotify), except what `ignore_watch` names. Turned off
-//! by stop, on again at start.
+//! by stop, on again at start. Owned by the supervisor.
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use notify::{EventKind, RecursiveMode, Watcher};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -14,7 +14,7 @@ use super::Daemon;
 use crate::config::AppSpec;
 
 #[derive(Default)]
-pub struct Watchers(Mutex<HashMap<u32, notify::RecommendedWatcher>>);
+pub struct Watchers(HashMap<u32, notify::RecommendedWatcher>);
 
 /// `node_modules` ignores every `node_modules` folder and what is in it; a pattern with a
 /// `/` is also taken relative to the app's cwd.
@@ -44,11 +44,11 @@ fn ignore_set(spec: &AppSpec, pm_id: u32) -> GlobSet {
 }
 
 impl Watchers {
-    pub fn start(&self, daemon: &Arc<Daemon>, pm_id: u32, spec: &AppSpec) {
+    pub fn start(&mut self, daemon: &Arc<Daemon>, pm_id: u32, spec: &AppSpec) {
         if spec.watch.is_empty() {
             return;
         }
-        let mut watchers = self.0.lock().unwrap();
+        let watchers = &mut self.0;
         if watchers.contains_key(&pm_id) {
             return;
         }
@@ -90,7 +90,7 @@ impl Watchers {
         });
     }
 
-    pub fn stop(&self, pm_id: u32) {
-        self.0.lock().unwrap().remove(&pm_id);
+    pub fn stop(&mut self, pm_id: u32) {
+        self.0.remove(&pm_id);
     }
 }

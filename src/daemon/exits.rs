@@ -1,0 +1,56 @@
+//! Waiting for processes that are not the daemon's direct children (an app's own children,
+//! orphans it adopted) to end, without polling: a pidfd becomes readable when its process exits.
+
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::time::Duration;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+/// Resolves once `pid` has ended (at once if it is gone already).
+pub async fn gone(pid: u32) {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        if std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
+            // A kernel without pidfds (before 5.3): check on a short timer instead.
+            while super::tree::is_alive(pid) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        return;
+    }
+    // SAFETY: the descriptor was just opened and is owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    // SAFETY: the OwnedFd stays open and unchanged for as long as the AsyncFd owns it.
+    if let Ok(fd) = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) } {
+        let _ = fd.readable().await;
+    }
+}
+
+/// True if every one of `pids` ended within `limit`.
+pub async fn all_gone(pids: &[u32], limit: Duration) -> bool {
+    tokio::time::timeout(limit, async {
+        for &pid in pids {
+            gone(pid).await;
+        }
+    })
+    .await
+    .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_exit_is_seen_and_a_live_process_is_waited_for() {
+        let mut child = std::process::Command::new("sleep").arg("0.2").spawn().unwrap();
+        let pid = child.id();
+        assert!(!all_gone(&[pid], Duration::from_millis(20)).await);
+        let reaper = std::thread::spawn(move || child.wait());
+        assert!(all_gone(&[pid], Duration::from_secs(5)).await);
+        reaper.join().unwrap().unwrap();
+        // Gone already (and reaped): no wait at all.
+        assert!(all_gone(&[pid], Duration::from_millis(1)).await);
+    }
+}
