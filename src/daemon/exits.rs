@@ -38,6 +38,22 @@ pub async fn all_gone(pids: &[u32], limit: Duration) -> bool {
     .is_ok()
 }
 
+/// The live (not zombie) members of process group `pgid`, from a scan of `/proc`: only
+/// needed when a group outlives every member the daemon knew of.
+pub fn group_members(pgid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| {
+            let Some(rest) = super::tree::stat_fields(pid) else { return false };
+            let mut f = rest.split_whitespace();
+            let state = f.next().unwrap_or("Z");
+            state != "Z" && state != "X" && f.nth(1).and_then(|g| g.parse::<u32>().ok()) == Some(pgid)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,5 +68,18 @@ mod tests {
         reaper.join().unwrap().unwrap();
         // Gone already (and reaped): no wait at all.
         assert!(all_gone(&[pid], Duration::from_millis(1)).await);
+    }
+
+    #[test]
+    fn group_members_are_found_and_zombies_are_not() {
+        use std::os::unix::process::CommandExt;
+        let mut leader = std::process::Command::new("sleep").arg("5").process_group(0).spawn().unwrap();
+        let pgid = leader.id();
+        assert_eq!(group_members(pgid), vec![pgid]);
+        leader.kill().unwrap();
+        // Dead but not reaped yet: a zombie is no member.
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(group_members(pgid).is_empty());
+        leader.wait().unwrap();
     }
 }

@@ -751,16 +751,26 @@ fn truthy(v: &Value) -> bool {
 
 /// After the leader of an app is gone, give the rest of its group and its escaped
 /// descendants the same grace, then SIGKILL what is left, so no grandchild outlives it.
+/// Each wait is on exits (pidfds); the group is looked at again only after they came.
 async fn finish_tree(pgid: u32, escaped: &[u32], grace: Duration) {
     let group = Pid::from_raw(-(pgid as i32));
     let deadline = tokio::time::Instant::now() + grace;
-    let group_alive = || kill(group, None).is_ok();
-    if exits::all_gone(escaped, grace).await && !group_alive() {
-        return;
-    }
-    // Members the daemon did not know of: they get the rest of the grace.
-    if group_alive() {
-        tokio::time::sleep_until(deadline).await;
+    let mut waiting = escaped.to_vec();
+    loop {
+        if !exits::all_gone(&waiting, deadline.saturating_duration_since(tokio::time::Instant::now())).await {
+            break;
+        }
+        if kill(group, None).is_err() {
+            return;
+        }
+        // A zombie keeps its group "alive" to kill(0) until it is reaped: ask /proc.
+        waiting = exits::group_members(pgid);
+        if waiting.is_empty() {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break;
+        }
     }
     let _ = kill(group, Signal::SIGKILL);
     for &p in escaped {
