@@ -35,6 +35,7 @@ pub mod recovery;
 pub mod restart;
 pub mod rotate;
 pub mod server;
+pub mod signals;
 pub mod spawn;
 pub mod supervisor;
 pub mod transitions;
@@ -201,9 +202,9 @@ pub async fn run(home: Home, settings: Settings, ready: impl FnOnce(Result<(), S
     let signals = (!settings.in_process).then(|| {
         // SAFETY: prctl with constant arguments.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
-        tokio::spawn(supervisor::handle_signals(daemon.clone()))
+        tokio::spawn(signals::handle_signals(daemon.clone()))
     });
-    let reaper = (!settings.in_process).then(|| tokio::spawn(supervisor::reap_orphans(daemon.clone())));
+    let reaper = (!settings.in_process).then(|| tokio::spawn(signals::reap_orphans(daemon.clone())));
     ready(Ok(()));
     let http = http::start_from_env(&home);
     daemon_log!("{} started (pid {}) for {}", crate::protocol::PACKAGE_VERSION, std::process::id(), home.root.display());
