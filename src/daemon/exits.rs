@@ -1,29 +1,34 @@
 //! Waiting for processes that are not the daemon's direct children (an app's own children,
 //! orphans it adopted) to end, without polling: a pidfd becomes readable when its process exits.
 
+#[cfg(target_os = "linux")]
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::time::Duration;
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
+#[cfg(target_os = "linux")]
+use tokio::io::{unix::AsyncFd, Interest};
 
 /// Resolves once `pid` has ended (at once if it is gone already).
 pub async fn gone(pid: u32) {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
-    if fd < 0 {
-        if std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
-            // A kernel without pidfds (before 5.3): check on a short timer instead.
-            while super::tree::is_alive(pid) {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+        if fd >= 0 {
+            // SAFETY: the descriptor was just opened and is owned by nobody else.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+            // SAFETY: the OwnedFd stays open and unchanged for as long as the AsyncFd owns it.
+            if let Ok(fd) = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) } {
+                let _ = fd.readable().await;
             }
+            return;
         }
-        return;
+        if std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS) {
+            return; // ESRCH: gone already
+        }
     }
-    // SAFETY: the descriptor was just opened and is owned by nobody else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    // SAFETY: the OwnedFd stays open and unchanged for as long as the AsyncFd owns it.
-    if let Ok(fd) = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) } {
-        let _ = fd.readable().await;
+    // No pidfds (a kernel before 5.3): check on a short timer instead.
+    while super::tree::is_alive(pid) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
