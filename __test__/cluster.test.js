@@ -19,24 +19,13 @@ const {
   IS_ORIGINAL, sandbox, call, errText, waitFor, isAlive, sleep, implPath, readDaemonPid,
   runChild, withTimeout, apps,
 } = require('./helpers');
+const { freePort, httpGet, loadLoop } = require('./http');
 
 // pm2 resolves instances 0 / 'max' / negative against the number of CPUs.
 const NCPU = Math.max(1, os.cpus().length);
 
 // ---------------------------------------------------------------------------
 // helpers
-
-// A TCP port the OS says is free right now.
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 // A UDP port the OS says is free right now.
 function freeUdpPort() {
@@ -47,21 +36,6 @@ function freeUdpPort() {
       const { port } = s.address();
       s.close(() => resolve(port));
     });
-  });
-}
-
-// GET with agent:false (a fresh connection per request); resolves {status, body}.
-function httpGet(opts) {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ agent: false, path: '/', timeout: 10000, ...opts }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode, body }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
-    req.on('error', reject);
   });
 }
 
@@ -206,28 +180,6 @@ function readDumps(dir) {
   let names = [];
   try { names = fs.readdirSync(dir); } catch { return []; }
   return names.filter((n) => n.endsWith('.json')).map((n) => JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8')));
-}
-
-// Continuous GET loops (agent:false) until stop(); counts successes and failures.
-function loadLoop(reqOpts, concurrency = 4) {
-  const state = { ok: 0, failures: [], stopped: false, pids: new Set() };
-  const loops = Array.from({ length: concurrency }, async () => {
-    while (!state.stopped) {
-      try {
-        const r = await httpGet(reqOpts);
-        if (r.status === 200) {
-          state.ok += 1;
-          try { state.pids.add(JSON.parse(r.body).pid); } catch { /* counted ok anyway */ }
-        } else {
-          state.failures.push(`status ${r.status}`);
-        }
-      } catch (e) {
-        state.failures.push(e.code || e.message);
-      }
-    }
-  });
-  state.stop = async () => { state.stopped = true; await Promise.all(loops); };
-  return state;
 }
 
 // ---------------------------------------------------------------------------
