@@ -126,14 +126,88 @@ class Bus {
 }
 
 
-// A process selector: 'all', an id, a name, a namespace, or a config file (its apps' names).
+// The document a config file holds: JSON, YAML, or what a JavaScript file exports
+// (`module.exports`, or `export default` in an ES module).
+async function readConfigDocument(abs) {
+  if (/\.(c|m)?js$/.test(abs)) {
+    if (!fs.existsSync(abs)) throw new Error('not found')
+    if (abs.endsWith('.mjs')) {
+      const mod = await import(pathToFileURL(abs).href)
+      return mod.default !== undefined ? mod.default : mod
+    }
+    delete require.cache[require.resolve(abs)]
+    const mod = require(abs)
+    return mod && mod.__esModule && mod.default !== undefined ? mod.default : mod
+  }
+  let text
+  try {
+    text = fs.readFileSync(abs, 'utf8')
+  } catch (e) {
+    throw new Error(e.code === 'ENOENT' ? 'not found' : e.message)
+  }
+  if (/\.json$/.test(abs)) {
+    try {
+      return JSON.parse(text)
+    } catch (e) {
+      throw new Error(`malformed JSON: ${e.message}`)
+    }
+  }
+  try {
+    return nativeAddon().binding.parseYaml(text)
+  } catch (e) {
+    throw new Error(`malformed YAML: ${e.message}`)
+  }
+}
+
+// The app declarations of a config document (`{apps}`, an array, or one app).
+function declaredApps(doc, file) {
+  try {
+    return nativeAddon().binding.appsOfConfig(JSON.parse(JSON.stringify(doc === undefined ? null : doc)))
+  } catch (e) {
+    throw new Error(file ? `Config file ${file}: ${e.message}` : e.message)
+  }
+}
+
+// A process selector: 'all', an id, a name, a namespace, a script path, a /regex/ over
+// names, or a config file (its apps' names). Script paths resolve against this process's
+// cwd, as pm2 resolves them.
 function selector(api, proc) {
   if (typeof proc === 'number' && Number.isInteger(proc)) return { target: proc }
   if (typeof proc === 'string' && proc.length > 0) {
     if (isConfigFile(proc)) return api._loadConfig(proc).then(({ apps }) => ({ names: apps.map(appName) }))
-    return { target: proc }
+    return { target: proc, cwd: process.cwd() }
   }
   throw new Error(`A process must be selected by name, id, namespace or "all", got ${proc === undefined ? 'nothing' : JSON.stringify(proc)}`)
+}
+
+// An app declaration (options object or array of them) or a config file: what start,
+// restart, reload, stop and delete treat as a deploy target.
+function isDeclaration(proc) {
+  return (proc !== null && typeof proc === 'object') || isConfigFile(proc)
+}
+
+// pm2's per-process answer to stop / restart / reload / delete, on top of the description.
+function operated(procs) {
+  return (Array.isArray(procs) ? procs : []).map((p) => {
+    const env = p.pm2_env || {}
+    return Object.assign({}, p, {
+      name: env.name,
+      namespace: env.namespace,
+      pm_id: env.pm_id,
+      status: env.status,
+      restart_time: env.restart_time,
+    })
+  })
+}
+
+// pm2's action names (`restartProcessId`, ...) as this module's requests.
+const JSON_ACTIONS = {
+  restartProcessId: 'restart',
+  reloadProcessId: 'reload',
+  softReloadProcessId: 'reload',
+  stopProcessId: 'stop',
+  deleteProcessId: 'delete',
+  start: 'start',
 }
 
 function appName(app) {
@@ -229,54 +303,31 @@ class API {
   _context(envName) {
     const env = {}
     for (const [k, v] of Object.entries(process.env)) if (typeof v === 'string') env[k] = v
-    return { cwd: this.cwd, env, node_path: process.execPath, env_name: typeof envName === 'string' ? envName : null }
+    return { cwd: this.cwd, env, node_path: process.execPath, node_version: process.versions.node, env_name: typeof envName === 'string' ? envName : null }
   }
 
-  // A config file's whole document: JSON, YAML, or JavaScript (only Node can evaluate those).
+  // A config file's whole document (JSON, YAML, or what JavaScript exports); a failure
+  // names the file and the reason.
   async _readConfigDocument(file) {
     const abs = path.resolve(this.cwd, file)
-    let text
-    if (!/\.(c|m)?js$/.test(abs)) {
-      try {
-        text = fs.readFileSync(abs, 'utf8')
-      } catch (e) {
-        throw new Error(`Cannot read config file ${abs}: ${e.message}`)
-      }
+    try {
+      return await readConfigDocument(abs)
+    } catch (e) {
+      throw new Error(`Config file ${abs}: ${e && e.message ? e.message : e}`)
     }
-    if (/\.json$/.test(abs)) {
-      try {
-        return JSON.parse(text)
-      } catch (e) {
-        throw new Error(`Malformed JSON in config file ${abs}: ${e.message}`)
-      }
-    }
-    if (/\.ya?ml$/.test(abs)) {
-      try {
-        return nativeAddon().binding.parseYaml(text)
-      } catch (e) {
-        throw new Error(`Malformed YAML in config file ${abs}: ${e.message}`)
-      }
-    }
-    if (!fs.existsSync(abs)) throw new Error(`Config file not found: ${abs}`)
-    if (abs.endsWith('.mjs')) {
-      const mod = await import(pathToFileURL(abs).href)
-      return mod.default || mod
-    }
-    delete require.cache[require.resolve(abs)]
-    return require(abs)
   }
 
   // A config file's apps, validated and normalised by the addon.
   async _loadConfig(file) {
     const abs = path.resolve(this.cwd, file)
     const doc = await this._readConfigDocument(file)
-    let apps
-    try {
-      apps = nativeAddon().binding.appsOfConfig(JSON.parse(JSON.stringify(doc)))
-    } catch (e) {
-      throw new Error(`${e.message} (${abs})`)
-    }
-    return { apps, dir: path.dirname(abs) }
+    return { apps: declaredApps(doc, abs), dir: path.dirname(abs) }
+  }
+
+  // The apps a declaration names: a config file, an app object, an array, or `{apps}`.
+  async _declaration(decl) {
+    if (typeof decl === 'string') return (await this._loadConfig(decl)).apps
+    return declaredApps(decl, null)
   }
 
   // start(options | script | script, options | configFile | script, configFile, cb)
@@ -298,46 +349,67 @@ class API {
       opts = Object.assign({}, apps[0])
     }
     opts = opts || {}
-    if (Array.isArray(cmd)) {
-      return this._call('start', { apps: cmd, mode: 'json', context: this._context(opts.env) })
-    }
-    if (cmd && typeof cmd === 'object') {
-      return this._call('start', { apps: [cmd], mode: 'json', context: this._context(opts.env) })
-    }
+    if (isDeclaration(cmd)) return this._deploy(cmd, opts, 'start')
     if (typeof cmd !== 'string' || cmd.length === 0) {
       throw new Error('start() needs a script path, an options object or a config file')
     }
-    if (isConfigFile(cmd)) return this._startConfig(cmd, opts)
     return this._call('start', { apps: [Object.assign({}, opts, { script: cmd })], mode: 'script', context: this._context() })
   }
 
-  async _startConfig(file, opts) {
-    let { apps, dir } = await this._loadConfig(file)
+  // Deploys a declaration: apps it names that are known are restarted (or reloaded, with
+  // `action` 'reload') with the declaration's options and environment; the others start.
+  async _deploy(decl, opts, action) {
+    let apps = await this._declaration(decl)
     if (typeof opts.only === 'string' || Array.isArray(opts.only)) {
-      const only = Array.isArray(opts.only) ? opts.only : opts.only.split(',').map((s) => s.trim())
+      const only = Array.isArray(opts.only) ? opts.only : opts.only.split(/[, ]/).map((s) => s.trim()).filter(Boolean)
       apps = apps.filter((app) => only.includes(appName(app)))
     }
     apps = apps.map((app) => {
       const a = Object.assign({}, app)
-      if (opts.namespace) a.namespace = opts.namespace
+      if (opts.namespace && !a.namespace) a.namespace = opts.namespace
       if (opts.name_prefix) a.name_prefix = opts.name_prefix
       if (opts.force !== undefined) a.force = opts.force
+      if (opts.cwd) a.cwd = path.resolve(this.cwd, opts.cwd)
       return a
     })
-    if (apps.length === 0) throw new Error(`No app to start in ${file}${opts.only ? ` (only: ${opts.only})` : ''}`)
-    const context = this._context(opts.env)
-    context.cwd = opts.cwd ? path.resolve(this.cwd, opts.cwd) : dir
-    return this._call('start', { apps, mode: 'json', context })
+    const what = typeof decl === 'string' ? ` in ${decl}` : ''
+    if (apps.length === 0) throw new Error(`No app to start${what}${opts.only ? ` (only: ${opts.only})` : ''}`)
+    const params = { apps, mode: 'json', action, context: this._context(opts.env) }
+    if (action === 'reload' && opts.force) params.force = true
+    return this._call('start', params)
+  }
+
+  // pm2's _startJson(fileOrDeclaration, opts, action, [pipe], cb).
+  _startJson(file, opts, action, pipe, cb) {
+    if (typeof pipe === 'function') cb = pipe
+    opts = opts && typeof opts === 'object' ? opts : {}
+    return settle(cb, () => this._deploy(file, opts, JSON_ACTIONS[action] === 'reload' ? 'reload' : 'restart'))
+  }
+
+  // pm2's actionFromJson(action, fileOrDeclaration, opts, jsonVia, cb): the action on the
+  // known apps the declaration names.
+  actionFromJson(action, file, opts, jsonVia, cb) {
+    if (typeof jsonVia === 'function') cb = jsonVia
+    opts = opts && typeof opts === 'object' ? opts : {}
+    return settle(cb, async () => {
+      const method = JSON_ACTIONS[action]
+      if (!method || method === 'start') throw new Error(`actionFromJson: unknown action ${action}`)
+      let names = (await this._declaration(file)).map(appName)
+      if (typeof opts.only === 'string') names = names.filter((n) => n === opts.only)
+      const extra = method === 'restart' || method === 'reload' ? { opts: {}, context: this._context(opts.env) } : {}
+      return operated(await this._call(method, Object.assign({ names, ignoreUnknown: true }, extra)))
+    })
   }
 
   _action(method, proc, extra, cb) {
     return settle(cb, async () => {
       const sel = await selector(this, proc)
-      return this._call(method, Object.assign({}, sel, extra))
+      return operated(await this._call(method, Object.assign({}, sel, extra)))
     })
   }
 
   stop(proc, cb) {
+    if (isDeclaration(proc)) return this.actionFromJson('stopProcessId', proc, {}, cb)
     return this._action('stop', proc, {}, cb)
   }
 
@@ -347,7 +419,7 @@ class API {
       opts = {}
     }
     opts = opts && typeof opts === 'object' ? opts : {}
-    if (isConfigFile(proc)) return settle(cb, () => this._startConfig(proc, opts))
+    if (isDeclaration(proc)) return settle(cb, () => this._deploy(proc, opts, 'restart'))
     return this._action('restart', proc, { opts, context: this._context() }, cb)
   }
 
@@ -357,12 +429,13 @@ class API {
       opts = {}
     }
     opts = opts && typeof opts === 'object' ? opts : {}
-    if (isConfigFile(proc)) return settle(cb, () => this._startConfig(proc, opts))
+    if (isDeclaration(proc)) return settle(cb, () => this._deploy(proc, opts, 'reload'))
     return this._action('reload', proc, { opts, context: this._context() }, cb)
   }
 
   delete(proc, jsonVia, cb) {
     if (typeof jsonVia === 'function') cb = jsonVia
+    if (isDeclaration(proc)) return this.actionFromJson('deleteProcessId', proc, {}, cb)
     return this._action('delete', proc, {}, cb)
   }
 
@@ -478,8 +551,21 @@ class API {
     return settle(cb, () => this._call('clearDump'))
   }
 
+  // With nothing saved, pm2 answers `false` at once when no callback is given.
   resurrect(cb) {
+    if (typeof cb !== 'function' && !this._hasDump()) return false
     return settle(cb, () => this._call('resurrect', { context: this._context() }))
+  }
+
+  // A saved process list exists: dump.pm2 or its backup holds a JSON array.
+  _hasDump() {
+    return ['dump.pm2', 'dump.pm2.bak'].some((file) => {
+      try {
+        return Array.isArray(JSON.parse(fs.readFileSync(path.join(this.pm2_home, file), 'utf8')))
+      } catch (_) {
+        return false
+      }
+    })
   }
 
   // A new daemon, started from this process's environment, with every app brought back.

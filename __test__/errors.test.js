@@ -90,7 +90,7 @@ test('starting the same options object again upserts by name (restart, no error)
   assert.equal(after.pm2_env.restart_time, before.pm2_env.restart_time + 1);
 });
 
-test('unknown name for stop/restart/reload/delete: "process or namespace not found"', async (t) => {
+test('unknown name for stop/restart/reload/delete: "Process or Namespace <name> not found"', async (t) => {
   const { pm2, writeApp } = await sandbox(t);
   const script = writeApp('app.js', apps.forever);
   await call(pm2, 'connect');
@@ -98,7 +98,7 @@ test('unknown name for stop/restart/reload/delete: "process or namespace not fou
   for (const method of ['stop', 'restart', 'reload', 'delete']) {
     const err = await expectError(pm2, method, ['no-such-app']);
     assert.ok(err instanceof Error, `${method}: an Error`);
-    assert.match(err.message, /process or namespace not found/, `${method}: ${err.message}`);
+    assert.match(err.message, /process or namespace (no-such-app )?not found/i, `${method}: ${err.message}`);
   }
   // the real app was not touched
   const [p] = await call(pm2, 'list');
@@ -238,7 +238,7 @@ test('without a callback, methods return a thenable', {
   assert.equal(typeof (l && l.then), 'function', 'list() returns a thenable');
   const list = await l;
   assert.deepEqual(list.map((p) => p.name), ['p']);
-  await assert.rejects(pm2.stop('nope'), /process or namespace not found/);
+  await assert.rejects(pm2.stop('nope'), /process or namespace (nope )?not found/i);
 });
 
 test('a bare call without callback that fails causes no unhandledRejection', async (t) => {

@@ -56,6 +56,8 @@ pub struct RequestFrame {
 pub struct Selection {
     pub target: Option<Value>,
     pub names: Option<Value>,
+    /// Where a script path given as `target` resolves (the caller's cwd).
+    pub cwd: Option<String>,
 }
 
 /// `start`: raw app options (normalised by the daemon), `mode` `"script"` or `"json"`.
@@ -65,6 +67,9 @@ pub struct StartParams {
     pub apps: Vec<Value>,
     pub mode: Option<String>,
     pub context: Option<Value>,
+    /// For a declaration: `"reload"` reloads its known apps one instance at a time instead of
+    /// restarting them.
+    pub action: Option<String>,
 }
 
 /// `restart` / `reload`: the selection, option overrides (`opts`) and the caller's context.

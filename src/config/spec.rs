@@ -19,6 +19,9 @@ pub struct StartContext {
     pub node_path: String,
     #[serde(default)]
     pub env_name: Option<String>,
+    /// The version of the Node at `node_path` (`process.versions.node` of the caller).
+    #[serde(default)]
+    pub node_version: Option<String>,
 }
 
 /// One app as the daemon runs it. `options` keeps every validated option under its canonical
@@ -93,6 +96,11 @@ pub struct AppSpec {
 }
 
 impl AppSpec {
+    /// The Node version that runs this app, when it runs on the caller's Node.
+    pub fn node_version(&self) -> Option<&str> {
+        (self.is_node() && self.interpreter_path == self.context.node_path).then_some(self.context.node_version.as_deref()).flatten()
+    }
+
     pub(super) fn with_node_flag(mut self, is_node: bool) -> Self {
         self.options.insert("_is_node".into(), json!(is_node));
         self

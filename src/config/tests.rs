@@ -4,7 +4,7 @@ use serde_json::{json, Map};
 use std::path::{Path, PathBuf};
 
 fn ctx(dir: &Path) -> StartContext {
-    StartContext { cwd: dir.to_path_buf(), env: Map::new(), node_path: "/usr/bin/node".into(), env_name: None }
+    StartContext { cwd: dir.to_path_buf(), env: Map::new(), node_path: "/usr/bin/node".into(), ..Default::default() }
 }
 
 fn tmp_with_script() -> (PathBuf, Home) {

@@ -77,7 +77,8 @@ pub fn save(home: &Home, entries: &[Value]) -> Result<(), String> {
     // dump becomes the backup (a hard link: no copy, no space) and the new one replaces it,
     // each by a rename, so a reader always finds both files whole.
     let tmp = temp_beside(&dump, &text).map_err(|e| format!("Cannot write {}: {e}", dump.display()))?;
-    if dump.exists() {
+    // A broken dump never replaces a good backup.
+    if dump.exists() && parse(&dump).is_ok() {
         if let Err(e) = keep_as_backup(&dump, &backup_path(home)) {
             let _ = std::fs::remove_file(&tmp);
             return Err(format!("Cannot back up {}: {e}", dump.display()));
@@ -97,17 +98,27 @@ fn parse(path: &Path) -> Result<Vec<Value>, String> {
     }
 }
 
-/// Reads the dump, falling back to `.bak` when it is missing or broken.
+/// Reads the dump, falling back to `.bak` when it is missing or broken. A dump that
+/// exists but cannot be parsed is kept as `dump.pm2.broken` for the user to look at.
 pub fn load(home: &Home) -> Result<Vec<Value>, String> {
-    match parse(&home.dump_file()) {
-        Ok(entries) => Ok(entries),
-        Err(first) => match parse(&backup_path(home)) {
-            Ok(entries) => {
-                daemon_log!("{first}; resurrecting from {}", backup_path(home).display());
-                Ok(entries)
-            }
-            Err(_) => Err(format!("Nothing to resurrect: {first}")),
-        },
+    let dump = home.dump_file();
+    let first = match parse(&dump) {
+        Ok(entries) => return Ok(entries),
+        Err(e) => e,
+    };
+    if dump.exists() {
+        let mut broken = dump.clone().into_os_string();
+        broken.push(".broken");
+        if let Err(e) = std::fs::rename(&dump, &broken) {
+            daemon_log!("cannot move {} aside: {e}", dump.display());
+        }
+    }
+    match parse(&backup_path(home)) {
+        Ok(entries) => {
+            daemon_log!("{first}; resurrecting from {}", backup_path(home).display());
+            Ok(entries)
+        }
+        Err(_) => Err(format!("Nothing to resurrect: {first}")),
     }
 }
 
@@ -147,7 +158,7 @@ pub fn start_options(entry: &Value, node_path: &str) -> Option<(Value, StartCont
     let env = e.get("env").and_then(Value::as_object).cloned().unwrap_or_default();
     // Only the environment travels: pm2's own per-instance variables are set again.
     raw.insert("env".into(), json!({}));
-    let ctx = StartContext { cwd: cwd.into(), env, node_path: node_path.to_string(), env_name: None };
+    let ctx = StartContext { cwd: cwd.into(), env, node_path: node_path.to_string(), ..Default::default() };
     let stopped = e.get("status").and_then(Value::as_str) == Some("stopped");
     Some((Value::Object(raw), ctx, !stopped))
 }

@@ -142,8 +142,16 @@ async fn start(d: &Arc<Daemon>, params: protocol::StartParams) -> Result<Value, 
     // Validate every app before touching any: nothing half-started.
     let mut specs = Vec::with_capacity(apps.len());
     for app in &apps {
-        specs.push(config::normalize(app, &ctx, &d.home, d.settings.kill_timeout)?);
+        // An option error names the app (a missing script is named by its path already).
+        let spec = config::normalize(app, &ctx, &d.home, d.settings.kill_timeout).map_err(|e| match declared_name(app) {
+            Some(name) if e.starts_with("Option") => format!("{e} in app \"{name}\""),
+            _ => e,
+        })?;
+        specs.push(spec);
     }
+    // A declaration's known apps are restarted with their new options, or reloaded one
+    // instance at a time with `action: "reload"`.
+    let rolling = params.action.as_deref() == Some("reload");
 
     let mut affected = Vec::new();
     for spec in specs {
@@ -176,12 +184,25 @@ async fn start(d: &Arc<Daemon>, params: protocol::StartParams) -> Result<Value, 
                 s.create(spec).map(|ids| (ids, false))
             })
             .await??;
-        if known.1 {
+        if known.1 && rolling {
+            for &id in &known.0 {
+                d.reload(id).await?;
+            }
+        } else if known.1 {
             restart_ids(d, known.0.clone()).await?;
         }
         affected.extend(known.0);
     }
     descriptions(d, affected).await
+}
+
+/// The name a declaration gives its app, or its script's, for error messages.
+fn declared_name(app: &Value) -> Option<String> {
+    if let Some(name) = app.get("name").and_then(Value::as_str) {
+        return Some(name.to_string());
+    }
+    let script = ["script", "exec", "cmd", "command"].iter().find_map(|k| app.get(*k).and_then(Value::as_str))?;
+    std::path::Path::new(script).file_stem().map(|s| s.to_string_lossy().into_owned())
 }
 
 #[derive(Clone, Copy)]

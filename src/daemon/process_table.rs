@@ -1,6 +1,7 @@
 //! The process table: one entry per app instance, keyed by `pm_id`, and how entries are
 //! selected and described.
 
+use std::path::PathBuf;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -209,7 +210,7 @@ impl Proc {
         p.insert("unstable_restarts".into(), json!(self.unstable_restarts));
         p.insert("prev_restart_delay".into(), json!(self.prev_restart_delay));
         p.insert("exit_code".into(), json!(self.exit_code));
-        p.insert("node_version".into(), json!(self.node_version));
+        p.insert("node_version".into(), json!(self.node_version.as_deref().or(self.spec.node_version())));
         p.insert("versioning".into(), Value::Null);
         p.insert("vizion_running".into(), json!(false));
         p.insert("km_link".into(), json!(false));
@@ -277,9 +278,12 @@ fn username() -> String {
 #[derive(Debug, Clone)]
 pub enum Target {
     All,
-    /// A name, a namespace or an id (number or numeric string), tried in pm2's order.
-    Selector(String),
-    /// The apps of a config file, by name.
+    /// A name or a script path (resolved against `cwd`), a namespace, or an id (number or
+    /// numeric string), tried in pm2's order.
+    Selector { text: String, cwd: Option<PathBuf> },
+    /// `/pattern/`: every app whose name the pattern matches.
+    Pattern(regex::Regex),
+    /// The apps of a config file, by name; names that are not running are passed over.
     Names(Vec<String>),
 }
 
@@ -288,10 +292,15 @@ impl Target {
         if let Some(Value::Array(names)) = &selection.names {
             return Ok(Target::Names(names.iter().filter_map(|n| n.as_str().map(str::to_string)).collect()));
         }
+        let cwd = selection.cwd.as_deref().map(PathBuf::from);
         match &selection.target {
             Some(Value::String(s)) if s == "all" => Ok(Target::All),
-            Some(Value::String(s)) => Ok(Target::Selector(s.clone())),
-            Some(Value::Number(n)) => Ok(Target::Selector(n.to_string())),
+            Some(Value::String(s)) if s.len() > 2 && s.starts_with('/') && s.ends_with('/') => {
+                let pattern = &s[1..s.len() - 1];
+                regex::Regex::new(pattern).map(Target::Pattern).map_err(|e| format!("Invalid regular expression {s}: {e}"))
+            }
+            Some(Value::String(s)) => Ok(Target::Selector { text: s.clone(), cwd }),
+            Some(Value::Number(n)) => Ok(Target::Selector { text: n.to_string(), cwd: None }),
             Some(other) => Err(format!("A process must be selected by name, id, namespace or \"all\", got {other}")),
             None => Err("No process given: pass a name, an id, a namespace or \"all\"".into()),
         }
@@ -359,34 +368,46 @@ impl ProcessTable {
         (0..).find(|i| !used.contains(i)).unwrap_or(0)
     }
 
-    /// Resolves a target to ids, in pm_id order. A numeric string is tried as a name, then a
-    /// namespace, then an id, as pm2 does.
+    /// Resolves a target to ids, in pm_id order. A string is tried as a name or script
+    /// path, then a namespace, then an id, as pm2 does; an unknown one is an error naming it.
     pub fn select(&self, target: &Target) -> Result<Vec<u32>, String> {
+        let matching = |f: &dyn Fn(&Proc) -> bool| -> Vec<u32> { self.procs.values().filter(|p| f(p)).map(|p| p.pm_id).collect() };
         let ids: Vec<u32> = match target {
             Target::All => self.ids(),
-            Target::Names(names) => self.procs.values().filter(|p| names.contains(&p.spec.name)).map(|p| p.pm_id).collect(),
-            Target::Selector(s) => {
-                let by_name = self.ids_named(s);
-                if !by_name.is_empty() {
-                    by_name
-                } else {
-                    let by_ns: Vec<u32> = self.procs.values().filter(|p| &p.spec.namespace == s).map(|p| p.pm_id).collect();
-                    if !by_ns.is_empty() {
-                        by_ns
-                    } else {
-                        s.parse::<u32>().ok().filter(|id| self.procs.contains_key(id)).into_iter().collect()
-                    }
-                }
+            Target::Names(names) => return Ok(matching(&|p| names.contains(&p.spec.name))),
+            Target::Pattern(re) => matching(&|p| re.is_match(&p.spec.name)),
+            Target::Selector { text, cwd } => {
+                let script = cwd.as_ref().map(|cwd| lexically_normal(&cwd.join(text)));
+                let by_name = matching(&|p| &p.spec.name == text || script.as_ref().is_some_and(|s| *s == p.spec.exec_path));
+                let by_ns = || matching(&|p| &p.spec.namespace == text);
+                let by_id = || text.parse::<u32>().ok().filter(|id| self.procs.contains_key(id)).into_iter().collect();
+                [by_name, by_ns()].into_iter().find(|ids| !ids.is_empty()).unwrap_or_else(by_id)
             }
         };
         if ids.is_empty() {
             return Err(match target {
-                Target::All => "No process found".into(),
-                _ => "process or namespace not found".into(),
+                Target::All | Target::Names(_) => "No process found".into(),
+                Target::Pattern(re) => format!("No process matches /{re}/"),
+                Target::Selector { text, .. } => format!("Process or Namespace {text} not found"),
             });
         }
         Ok(ids)
     }
+}
+
+/// `a/./b/../c` as `a/c`, without touching the file system (as Node's path.resolve).
+fn lexically_normal(path: &std::path::Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 
@@ -404,7 +425,7 @@ mod tests {
         env.insert("PATH".into(), json!("/usr/bin"));
         // A variable named like a changing key: pm2_env's own status wins, and only once.
         env.insert("status".into(), json!("from the environment"));
-        let ctx = crate::config::StartContext { cwd: dir.clone(), env, node_path: "/usr/bin/node".into(), env_name: None };
+        let ctx = crate::config::StartContext { cwd: dir.clone(), env, node_path: "/usr/bin/node".into(), ..Default::default() };
         let spec = crate::config::normalize(&json!({"script": "app.js", "name": "a"}), &ctx, &home, 1600).unwrap();
         let mut p = Proc::new(3, Arc::new(spec), 0, 42);
         p.status = Status::Online;
