@@ -389,3 +389,38 @@ test('resurrect() without a callback and nothing to resurrect answers false at o
   const res = box.pm2.resurrect();
   assert.equal(res, false);
 });
+
+// ---------------------------------------------------------------------------
+// watch switched by restart options and declarations
+
+test('restart with watch: true / false switches watching on and off; a stopped app is not watched', {
+  skip: IS_ORIGINAL && 'pm2 7.0.4 does not start watching on restart(name, {watch: true})',
+}, async (t) => {
+  const box = await deploySandbox(t);
+  await call(box.pm2, 'start', app(box, { name: 'w', watch: false, ignore_watch: ['out'] }));
+  const touch = () => fs.writeFileSync(box.script, fs.readFileSync(box.script, 'utf8') + '\n');
+  const restarts = async () => (await procs(box.pm2, 'w'))[0].pm2_env.restart_time;
+  await reportsOf(box, 'w');
+
+  await call(box.pm2, 'restart', 'w', { watch: true });
+  const [on] = await procs(box.pm2, 'w');
+  assert.ok(on.pm2_env.watch, 'watch is on');
+  const before = await restarts();
+  touch();
+  await waitFor(async () => (await restarts()) > before, { message: 'an edit did not restart the watched app' });
+  await reportsOf(box, 'w');
+
+  await call(box.pm2, 'restart', 'w', { watch: false });
+  const [off] = await procs(box.pm2, 'w');
+  assert.ok(!off.pm2_env.watch, 'watch is off');
+  const settled = await restarts();
+  touch();
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(await restarts(), settled, 'an edit restarted an app that is not watched');
+
+  await call(box.pm2, 'restart', app(box, { name: 'w', watch: true, ignore_watch: ['out'] }));
+  await call(box.pm2, 'stop', 'w');
+  touch();
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal((await procs(box.pm2, 'w'))[0].pm2_env.status, 'stopped', 'an edit started a stopped app');
+});
