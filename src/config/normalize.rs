@@ -278,10 +278,10 @@ pub fn normalize(raw: &Value, ctx: &StartContext, home: &Home, default_kill_time
         watch,
         ignore_watch,
         watch_delay: u64_of("watch_delay", 0),
-        log_date_format: get("log_date_format")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .or_else(|| (get("time").and_then(Value::as_bool) == Some(true)).then(|| "YYYY-MM-DDTHH:mm:ss".to_string())),
+        // `time: true` wins over log_date_format, as in pm2.
+        log_date_format: (get("time").and_then(Value::as_bool) == Some(true))
+            .then(|| "YYYY-MM-DDTHH:mm:ss".to_string())
+            .or_else(|| get("log_date_format").and_then(Value::as_str).map(str::to_string)),
         log_json: get("log_type").and_then(Value::as_str) == Some("json"),
         log_max_size: get("max_size").and_then(Value::as_u64).filter(|n| *n > 0),
         log_retain: get("retain").and_then(Value::as_u64),
