@@ -24,7 +24,7 @@ pub fn start_request(o: &Options, home: &Home) -> Result<Value, String> {
         (vec![script_app(o)], cwd, "script")
     };
     let env: Map<String, Value> = std::env::vars().map(|(k, v)| (k, Value::String(v))).collect();
-    let context = StartContext { cwd: dir, env, node_path: node.unwrap_or_else(|| "node".into()), env_name: o.env.clone() };
+    let context = StartContext { cwd: dir, env, node_path: node.unwrap_or_else(|| "node".into()), env_name: o.env.clone(), ..Default::default() };
     // The daemon validates them again; here a mistake stops us before anything runs.
     for app in &apps {
         config::normalize(app, &context, home, 1600)?;
