@@ -410,7 +410,9 @@ impl Supervisor {
     }
 
     /// After a stop (a restart, or a crash restart forced by the user): spawn again.
-    pub fn relaunch(&mut self, pm_id: u32, was_running: bool) -> Result<(), String> {
+    /// Starts a stopped entry again; for a `wait_ready` app, also a waiter for its readiness
+    /// and how long to wait.
+    pub fn relaunch(&mut self, pm_id: u32, was_running: bool) -> Result<Option<(oneshot::Receiver<()>, u64)>, String> {
         let p = self.table.get_mut(pm_id).ok_or("process or namespace not found")?;
         if was_running {
             p.restart_time += 1;
@@ -421,7 +423,12 @@ impl Supervisor {
         p.apply(Event::Relaunch);
         self.launch(pm_id)?;
         self.notify_id(pm_id, "restart", true);
-        Ok(())
+        let p = self.table.get_mut(pm_id).ok_or("process or namespace not found")?;
+        Ok((p.spec.wait_ready && p.status != Status::Online).then(|| {
+            let (tx, rx) = oneshot::channel();
+            p.online_waiters.push(tx);
+            (rx, p.spec.listen_timeout)
+        }))
     }
 
     /// Starts a zero-downtime reload: None when the app is restarted instead (not cluster
@@ -634,7 +641,12 @@ impl Daemon {
     pub async fn restart(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
         let was_running = self.ask(move |s| s.table.get(pm_id).map(|p| p.pid.is_some() || p.status.is_running())).await?.ok_or("process or namespace not found")?;
         self.stop_process(pm_id, false).await?;
-        self.ask(move |s| s.relaunch(pm_id, was_running)).await?
+        // A wait_ready app has restarted once it is ready, or listen_timeout has passed (a
+        // waiter dropped unanswered means it exited first: the restart policy has it).
+        if let Some((ready, timeout)) = self.ask(move |s| s.relaunch(pm_id, was_running)).await?? {
+            let _ = tokio::time::timeout(Duration::from_millis(timeout), ready).await;
+        }
+        Ok(())
     }
 
     /// Zero-downtime reload of one instance: a new process starts while the old one keeps
