@@ -41,6 +41,7 @@ pub mod supervisor;
 pub mod transitions;
 pub mod tree;
 pub mod watch;
+pub mod watch_engine;
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
