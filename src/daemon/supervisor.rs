@@ -9,6 +9,7 @@
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -51,6 +52,19 @@ pub enum Msg {
     FirstMemory { pm_id: u32, pid: u32, rss: u64 },
     /// A monitor round: `(pm_id, pid, reading)`.
     Samples(Vec<(u32, u32, Monit)>),
+    /// A file that entry `pm_id` watches changed (after `watch_delay`).
+    WatchedChange { pm_id: u32, path: PathBuf },
+    /// Entry `pm_id`'s watching hit the inotify limit and polls from now on (`why` says so).
+    WatchPolling { pm_id: u32, why: String },
+}
+
+/// Why a process is being stopped: what goes on after it.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Ending {
+    /// It starts again: its watching and cron go on.
+    Restart,
+    Stop,
+    Delete,
 }
 
 pub struct Supervisor {
@@ -131,6 +145,12 @@ impl Supervisor {
                 }
             }
             Msg::Samples(samples) => self.apply_samples(samples),
+            Msg::WatchedChange { pm_id, path } => self.on_watched_change(pm_id, path),
+            Msg::WatchPolling { pm_id, why } => {
+                let name = self.table.get(pm_id).map(|p| p.spec.name.clone()).unwrap_or_default();
+                daemon_log!("{name}: {why}");
+                self.notify_id(pm_id, "watch polling", false);
+            }
         }
     }
 
@@ -385,10 +405,29 @@ impl Supervisor {
         }
     }
 
+    /// A watched file changed: restart the app, unless a restart for a change is under way
+    /// (the new process loads what changed meanwhile).
+    fn on_watched_change(&mut self, pm_id: u32, path: PathBuf) {
+        if !self.watchers.begin_restart(pm_id) {
+            return;
+        }
+        let name = self.table.get(pm_id).map(|p| p.spec.name.clone()).unwrap_or_default();
+        daemon_log!("Change detected on path {} for app {name} - restarting", path.display());
+        let d = self.d.clone();
+        tokio::spawn(async move {
+            if let Err(e) = d.restart(pm_id).await {
+                daemon_log!("restart of {name} after a change failed: {e}");
+            }
+            let _ = d.inbox.send(Msg::Step(Box::new(move |s| s.watchers.end_restart(pm_id))));
+        });
+    }
+
     /// Starts stopping entry `pm_id`: None when there is no process to wait for.
-    pub fn begin_stop(&mut self, pm_id: u32, deleting: bool) -> Result<Option<StopPlan>, String> {
-        self.watchers.stop(pm_id);
-        if deleting {
+    pub fn begin_stop(&mut self, pm_id: u32, ending: Ending) -> Result<Option<StopPlan>, String> {
+        if ending != Ending::Restart {
+            self.watchers.stop(pm_id);
+        }
+        if ending == Ending::Delete {
             self.cron.remove(pm_id);
         }
         let apps: HashSet<u32> = self.table.iter().filter_map(|p| p.pid).collect();
@@ -444,7 +483,6 @@ impl Supervisor {
         p.created_at = now_ms();
         let (tx, old_exit) = oneshot::channel();
         self.retiring.insert((pm_id, old.generation), tx);
-        self.watchers.stop(pm_id);
         if let Err(e) = self.launch(pm_id) {
             self.reinstate(pm_id, old);
             return Err(e);
@@ -590,14 +628,14 @@ impl Daemon {
 
     /// Stops entry `pm_id` on a user's request (a `stop` event follows).
     pub async fn stop(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
-        self.stop_process(pm_id, false).await?;
+        self.stop_process(pm_id, Ending::Stop).await?;
         self.ask(move |s| s.notify_id(pm_id, "stop", true)).await
     }
 
     /// SIGINT (or the `shutdown` message) to the app's process group, SIGKILL after
     /// `kill_timeout`, then whatever is left of its tree. Resolves once it is dead.
-    async fn stop_process(self: &Arc<Self>, pm_id: u32, deleting: bool) -> Result<(), String> {
-        let Some(plan) = self.ask(move |s| s.begin_stop(pm_id, deleting)).await?? else { return Ok(()) };
+    async fn stop_process(self: &Arc<Self>, pm_id: u32, ending: Ending) -> Result<(), String> {
+        let Some(plan) = self.ask(move |s| s.begin_stop(pm_id, ending)).await?? else { return Ok(()) };
         let StopPlan { pid, generation, mut exited, spec, channel, marker, apps } = plan;
         let leader = Pid::from_raw(pid as i32);
         let group = Pid::from_raw(-(pid as i32));
@@ -640,7 +678,7 @@ impl Daemon {
     /// Stop (if running), then start again with the same id.
     pub async fn restart(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
         let was_running = self.ask(move |s| s.table.get(pm_id).map(|p| p.pid.is_some() || p.status.is_running())).await?.ok_or("process or namespace not found")?;
-        self.stop_process(pm_id, false).await?;
+        self.stop_process(pm_id, Ending::Restart).await?;
         // A wait_ready app has restarted once it is ready, or listen_timeout has passed (a
         // waiter dropped unanswered means it exited first: the restart policy has it).
         if let Some((ready, timeout)) = self.ask(move |s| s.relaunch(pm_id, was_running)).await?? {
@@ -715,7 +753,7 @@ impl Daemon {
 
     /// Stop, then forget the entry.
     pub async fn delete(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
-        self.stop_process(pm_id, true).await?;
+        self.stop_process(pm_id, Ending::Delete).await?;
         self.ask(move |s| s.remove(pm_id)).await
     }
 

@@ -1,96 +1,82 @@
-//! `watch`: restart an app when files under its watched paths change (sub-directories
-//! included, event-driven through inotify), except what `ignore_watch` names. Turned off
-//! by stop, on again at start. Owned by the supervisor.
+//! `watch`: the supervisor's watchers, one engine per watching app (see `watch_engine` for
+//! what is watched and how). The engines put their notices into the supervisor's inbox.
+//! Watching starts with the app, lasts through its restarts, and ends with stop or delete.
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
-use notify::{EventKind, RecursiveMode, Watcher};
+use serde_json::Value;
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
+use super::supervisor::Msg;
+use super::watch_engine::{Notice, WatchEngine, WatchSpec};
 use super::Daemon;
 use crate::config::AppSpec;
 
-#[derive(Default)]
-pub struct Watchers(HashMap<u32, notify::RecommendedWatcher>);
+struct Watching {
+    spec: WatchSpec,
+    _engine: WatchEngine,
+    /// A restart it asked for is under way: further changes are what the new process loads.
+    restarting: bool,
+}
 
-/// `node_modules` ignores every `node_modules` folder and what is in it; a pattern with a
-/// `/` is also taken relative to the app's cwd.
-fn ignore_set(spec: &AppSpec, pm_id: u32) -> GlobSet {
-    let mut b = GlobSetBuilder::new();
-    let mut add = |g: String| {
-        if let Ok(glob) = Glob::new(&g) {
-            b.add(glob);
-        }
-    };
-    for pattern in &spec.ignore_watch {
-        let p = pattern.trim_start_matches("./");
-        add(format!("**/{p}"));
-        add(format!("**/{p}/**"));
-        if p.contains('/') {
-            add(format!("{}/{p}", spec.cwd.display()));
-            add(format!("{}/{p}/**", spec.cwd.display()));
-        }
+#[derive(Default)]
+pub struct Watchers(HashMap<u32, Watching>);
+
+/// The engine's view of an app's `watch*` options.
+fn watch_spec(spec: &AppSpec, pm_id: u32) -> WatchSpec {
+    let opts = spec.options.get("watch_options");
+    let opt = |k: &str| opts.and_then(|o| o.get(k));
+    let polling = opt("usePolling").and_then(Value::as_bool).unwrap_or(false);
+    let interval = opt("interval").and_then(Value::as_u64).unwrap_or(100);
+    WatchSpec {
+        cwd: spec.cwd.clone(),
+        watch: spec.watch.clone(),
+        ignore: spec.ignore_watch.clone(),
+        // The app's own logs must not restart it.
+        ignore_paths: [&spec.out_file, &spec.error_file, &spec.log_file]
+            .into_iter()
+            .filter_map(|log| spec.instance_log(log, pm_id))
+            .collect(),
+        delay: Duration::from_millis(spec.watch_delay),
+        follow_symlinks: opt("followSymlinks").and_then(Value::as_bool).unwrap_or(true),
+        poll: polling.then(|| Duration::from_millis(interval.max(10))),
     }
-    // The app's own logs must not restart it.
-    for log in [&spec.out_file, &spec.error_file, &spec.log_file] {
-        if let Some(path) = spec.instance_log(log, pm_id) {
-            add(path.display().to_string());
-        }
-    }
-    b.build().unwrap_or_else(|_| GlobSet::empty())
 }
 
 impl Watchers {
-    pub fn start(&mut self, daemon: &Arc<Daemon>, pm_id: u32, spec: &AppSpec) {
+    /// Watches for `pm_id` as `spec` says; a running engine with the same options stays.
+    pub fn start(&mut self, daemon: &Daemon, pm_id: u32, spec: &AppSpec) {
         if spec.watch.is_empty() {
+            return self.stop(pm_id);
+        }
+        let wanted = watch_spec(spec, pm_id);
+        if self.0.get(&pm_id).is_some_and(|w| w.spec == wanted) {
             return;
         }
-        let watchers = &mut self.0;
-        if watchers.contains_key(&pm_id) {
-            return;
-        }
-        let (tx, mut rx) = mpsc::unbounded_channel::<notify::Event>();
-        let mut watcher = match notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            if let Ok(event) = res {
-                let _ = tx.send(event);
-            }
-        }) {
-            Ok(w) => w,
-            Err(e) => return daemon_log!("cannot watch {}: {e}", spec.name),
-        };
-        for path in &spec.watch {
-            if let Err(e) = watcher.watch(path, RecursiveMode::Recursive) {
-                daemon_log!("cannot watch {}: {e}", path.display());
-            }
-        }
-        watchers.insert(pm_id, watcher);
-
-        let ignore = ignore_set(spec, pm_id);
-        let delay = Duration::from_millis(spec.watch_delay);
-        let name = spec.name.clone();
-        let daemon = daemon.clone();
-        tokio::spawn(async move {
-            let relevant = |e: &notify::Event| {
-                matches!(e.kind, EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_))
-                    && e.paths.iter().any(|p: &std::path::PathBuf| !ignore.is_match(Path::new(p)))
-            };
-            // Ends when stop drops the watcher (and with it the sender).
-            while let Some(event) = rx.recv().await {
-                if !relevant(&event) {
-                    continue;
-                }
-                tokio::time::sleep(delay).await;
-                while rx.try_recv().is_ok() {}
-                daemon_log!("change detected in {:?}: restarting {name}", event.paths);
-                let _ = daemon.restart(pm_id).await;
-            }
+        let inbox = daemon.inbox.clone();
+        let engine = WatchEngine::start(wanted.clone(), move |notice| {
+            let _ = inbox.send(match notice {
+                Notice::Changed(path) => Msg::WatchedChange { pm_id, path },
+                Notice::FellBackToPolling(why) => Msg::WatchPolling { pm_id, why },
+            });
         });
+        match engine {
+            Ok(engine) => drop(self.0.insert(pm_id, Watching { spec: wanted, _engine: engine, restarting: false })),
+            Err(e) => daemon_log!("{}: {e}", spec.name),
+        }
     }
 
     pub fn stop(&mut self, pm_id: u32) {
         self.0.remove(&pm_id);
+    }
+
+    /// Whether a change should restart `pm_id` now (watched, and not restarting already).
+    pub fn begin_restart(&mut self, pm_id: u32) -> bool {
+        self.0.get_mut(&pm_id).is_some_and(|w| !std::mem::replace(&mut w.restarting, true))
+    }
+
+    pub fn end_restart(&mut self, pm_id: u32) {
+        if let Some(w) = self.0.get_mut(&pm_id) {
+            w.restarting = false;
+        }
     }
 }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use walkdir::WalkDir;
 
 /// What to watch, all paths absolute.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct WatchSpec {
     pub cwd: PathBuf,
     /// Paths or globs (already joined to the cwd).
