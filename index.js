@@ -6,8 +6,8 @@ const fs = require('fs')
 const os = require('os')
 const path = require('path')
 const crypto = require('crypto')
-const { pathToFileURL } = require('url')
 const { nativeDir } = require('./platform')
+const { evaluateConfig } = require('./lib/evaluate-config')
 
 process.env.PM2_PROGRAMMATIC = 'true'
 
@@ -131,13 +131,7 @@ class Bus {
 async function readConfigDocument(abs) {
   if (/\.(c|m)?js$/.test(abs)) {
     if (!fs.existsSync(abs)) throw new Error('not found')
-    if (abs.endsWith('.mjs')) {
-      const mod = await import(pathToFileURL(abs).href)
-      return mod.default !== undefined ? mod.default : mod
-    }
-    delete require.cache[require.resolve(abs)]
-    const mod = require(abs)
-    return mod && mod.__esModule && mod.default !== undefined ? mod.default : mod
+    return evaluateConfig(abs)
   }
   let text
   try {

@@ -5,6 +5,7 @@
 //! script holds, `daemon` the long-lived supervisor, `runtime` the foreground `pm2-runtime`.
 //! `binding` exposes the client to Node.
 
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod daemon;

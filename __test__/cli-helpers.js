@@ -1,0 +1,41 @@
+'use strict';
+
+// Runs the `pm2` command as a user would, in a test's sandbox (its own PM2_HOME and app
+// directory). With PM2_IMPL=pm2-original the original pm2's command runs instead, so the
+// same checks hold for both where the two agree.
+
+const path = require('node:path');
+const { ROOT, IS_ORIGINAL, sandbox, runChild } = require('./helpers');
+
+const CLI = IS_ORIGINAL ? path.join(ROOT, 'node_modules', 'pm2-original', 'bin', 'pm2') : path.join(ROOT, 'bin', 'pm2');
+
+// pm2's output without colours (the original prints them even when piped unless told not to).
+function plain(text) {
+  return text.replace(/\x1b\[[0-9;]*m/g, '');
+}
+
+// A sandbox with `pm2(...args)`: resolves { code, stdout, stderr } (colourless).
+async function cliSandbox(t) {
+  const box = await sandbox(t);
+  box.pm2cli = async (args, { env, cwd, timeout = 30000, input } = {}) => {
+    const r = await runChild(CLI, args, {
+      cwd: cwd || box.dir,
+      env: { PM2_HOME: box.home, NO_COLOR: '1', ...(env || {}) },
+      timeout,
+      input,
+    });
+    return { ...r, stdout: plain(r.stdout), stderr: plain(r.stderr) };
+  };
+  return box;
+}
+
+// The rows of pm2's process table: [{ id, name, namespace, mode, status, ... }].
+function tableRows(stdout) {
+  const lines = stdout.split('\n').filter((l) => l.startsWith('│'));
+  if (lines.length === 0) return [];
+  const cells = (l) => l.split('│').slice(1, -1).map((c) => c.trim());
+  const header = cells(lines[0]);
+  return lines.slice(1).map((l) => Object.fromEntries(cells(l).map((c, i) => [header[i], c])));
+}
+
+module.exports = { CLI, cliSandbox, tableRows, plain };

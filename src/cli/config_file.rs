@@ -1,0 +1,161 @@
+//! Config files on the command line, read exactly as `require('pm2').start(file, opts)` reads
+//! them: JSON and YAML here, JavaScript by Node running the module index.js uses
+//! (`lib/evaluate-config.js`), then the same Rust function picks the apps out.
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// The loader both the API and the command use, run with `node -e`.
+const EVALUATE_CONFIG_JS: &str = include_str!("../../lib/evaluate-config.js");
+
+/// Does this argument name a config file (the test index.js applies)?
+pub fn is_config_file(name: &str) -> bool {
+    [".json", ".yml", ".yaml", ".config.js", ".config.cjs", ".config.mjs"].iter().any(|ext| name.ends_with(ext))
+}
+
+/// The `ecosystem.config.*` that `pm2 start` with no argument starts, as pm2 does.
+pub fn default_in(cwd: &Path) -> Option<String> {
+    ["ecosystem.config.js", "ecosystem.config.cjs", "ecosystem.config.mjs", "ecosystem.json", "ecosystem.yml", "ecosystem.yaml"]
+        .into_iter()
+        .find(|f| cwd.join(f).is_file())
+        .map(str::to_string)
+}
+
+/// The apps of a config file and the directory they run from.
+pub struct Loaded {
+    pub apps: Vec<Value>,
+    pub dir: PathBuf,
+}
+
+pub fn load(cwd: &Path, file: &str) -> Result<Loaded, String> {
+    let abs = cwd.join(file);
+    let shown = abs.display();
+    let name = abs.to_string_lossy();
+    let doc = if name.ends_with(".js") || name.ends_with(".cjs") || name.ends_with(".mjs") {
+        if !abs.exists() {
+            return Err(format!("Config file not found: {shown}"));
+        }
+        evaluate_js(&abs)?
+    } else {
+        let text = std::fs::read_to_string(&abs).map_err(|e| format!("Cannot read config file {shown}: {e}"))?;
+        if name.ends_with(".json") {
+            serde_json::from_str(&text).map_err(|e| format!("Malformed JSON in config file {shown}: {e}"))?
+        } else {
+            crate::yaml::parse(&text).map_err(|e| format!("Malformed YAML in config file {shown}: {e}"))?
+        }
+    };
+    let apps = crate::config::apps_of_config(doc).map_err(|e| format!("{e} ({shown})"))?;
+    Ok(Loaded { apps, dir: abs.parent().map(Path::to_path_buf).unwrap_or_else(|| cwd.to_path_buf()) })
+}
+
+fn evaluate_js(abs: &Path) -> Result<Value, String> {
+    let node = node_path().ok_or("A JavaScript config file needs Node.js: `node` is not on the PATH")?;
+    let script = format!("{EVALUATE_CONFIG_JS}\nmodule.exports.printConfig(process.argv[1])\n");
+    let out = std::process::Command::new(node)
+        .arg("-e")
+        .arg(script)
+        .arg(abs)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .map_err(|e| format!("Cannot run node to read {}: {e}", abs.display()))?;
+    if !out.status.success() {
+        return Err(format!("Cannot load config file {}: {}", abs.display(), String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("Config file {} did not give JSON: {e}", abs.display()))
+}
+
+/// The `node` on the PATH, which runs Node apps as it would from this shell.
+pub fn node_path() -> Option<PathBuf> {
+    crate::config::which("node", std::env::var("PATH").ok().as_deref())
+}
+
+/// What the caller is: its directory, environment and `node`, as index.js sends it.
+pub fn context(cwd: &Path, env_name: Option<&str>) -> Value {
+    let env: serde_json::Map<String, Value> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, Value::String(v.into_string().ok()?))))
+        .collect();
+    json!({
+        "cwd": cwd,
+        "env": env,
+        "node_path": node_path().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default(),
+        "env_name": env_name,
+    })
+}
+
+/// How a config file's apps are started: which ones, in which namespace, with which env.
+#[derive(Default)]
+pub struct Selection<'a> {
+    pub env: Option<&'a str>,
+    pub only: Option<&'a str>,
+    pub namespace: Option<&'a str>,
+    pub force: bool,
+    pub cwd: Option<&'a str>,
+}
+
+/// The `start` request for a config file, the one index.js sends for `start(file, opts)`.
+pub fn start_params(cwd: &Path, file: &str, sel: &Selection) -> Result<Value, String> {
+    let Loaded { mut apps, dir } = load(cwd, file)?;
+    if let Some(only) = sel.only {
+        let only: Vec<&str> = only.split(',').map(str::trim).collect();
+        apps.retain(|app| app_name(app).is_some_and(|n| only.contains(&n.as_str())));
+    }
+    for app in apps.iter_mut() {
+        if let Value::Object(a) = app {
+            if let Some(ns) = sel.namespace {
+                a.insert("namespace".into(), json!(ns));
+            }
+            if sel.force {
+                a.insert("force".into(), json!(true));
+            }
+        }
+    }
+    if apps.is_empty() {
+        let only = sel.only.map(|o| format!(" (only: {o})")).unwrap_or_default();
+        return Err(format!("No app to start in {file}{only}"));
+    }
+    let mut context = context(cwd, sel.env);
+    context["cwd"] = json!(match sel.cwd {
+        Some(c) => cwd.join(c),
+        None => dir,
+    });
+    Ok(json!({ "apps": apps, "mode": "json", "context": context }))
+}
+
+/// An app's name: `name`, else its script's file name without extension.
+pub fn app_name(app: &Value) -> Option<String> {
+    if let Some(n) = app.get("name").and_then(Value::as_str) {
+        return Some(n.to_string());
+    }
+    let script = ["script", "exec", "cmd", "command"].iter().find_map(|k| app.get(*k).and_then(Value::as_str))?;
+    Path::new(script).file_stem().map(|s| s.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_files_are_recognised_by_their_ending() {
+        for f in ["a.json", "ecosystem.config.js", "x.config.cjs", "x.config.mjs", "a.yml", "a.yaml"] {
+            assert!(is_config_file(f), "{f}");
+        }
+        for f in ["app.js", "server.mjs", "api"] {
+            assert!(!is_config_file(f), "{f}");
+        }
+    }
+
+    #[test]
+    fn json_config_selects_only_and_overrides_namespace() {
+        let dir = std::env::temp_dir().join(format!("pm2-cli-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("eco.json"), r#"{"apps":[{"name":"a","script":"a.js"},{"script":"lib/b.js"}]}"#).unwrap();
+        let sel = Selection { only: Some("b"), namespace: Some("ns"), env: Some("production"), ..Default::default() };
+        let p = start_params(&dir, "eco.json", &sel).unwrap();
+        assert_eq!(p["apps"], json!([{"script": "lib/b.js", "namespace": "ns"}]));
+        assert_eq!(p["context"]["env_name"], "production");
+        assert_eq!(p["context"]["cwd"], json!(dir));
+        assert!(start_params(&dir, "eco.json", &Selection { only: Some("zzz"), ..Default::default() }).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,214 @@
+//! Process control: start, stop, restart, reload, delete and the other per-app actions. Each
+//! sends the request `require('pm2')` sends for the same call.
+
+use clap::ArgMatches;
+use serde_json::{json, Map, Value};
+
+use super::config_file::{self, is_config_file, Selection};
+use super::output::{self, inspect_ids};
+use super::{start_flags, state, Ctx, Failure, Outcome};
+
+/// pm2's words for a selector that matches nothing.
+pub fn not_found(target: &str) -> Failure {
+    Failure::from(format!("Process or Namespace {target} not found"))
+}
+
+/// The daemon's error, in pm2's words where pm2 has some.
+pub fn failure(e: String, target: &str) -> Failure {
+    match e.as_str() {
+        "process or namespace not found" => not_found(target),
+        "No process found" => Failure { message: "No process found".into(), warning: true },
+        _ => Failure::from(e),
+    }
+}
+
+/// The selector index.js builds: a config file's app names, `all`, an id, a name or a namespace.
+pub fn selector(ctx: &Ctx, target: &str) -> Result<Value, Failure> {
+    if is_config_file(target) {
+        let loaded = config_file::load(&ctx.cwd, target)?;
+        let names: Vec<String> = loaded.apps.iter().filter_map(config_file::app_name).collect();
+        return Ok(json!({ "names": names }));
+    }
+    Ok(json!({ "target": target }))
+}
+
+fn describe_done(procs: &Value) {
+    for p in procs.as_array().into_iter().flatten() {
+        output::info(format!("[{}]({}) {}", p["name"].as_str().unwrap_or_default(), p["pm_id"], output::paint(output::GREEN, "✓")));
+    }
+}
+
+fn ids_of(procs: &Value) -> Vec<u64> {
+    procs.as_array().into_iter().flatten().filter_map(|p| p["pm_id"].as_u64()).collect()
+}
+
+/// After an action, pm2 shows the table (unless silent).
+fn show_table(ctx: &mut Ctx) -> Outcome {
+    state::print_table(ctx, false, None)
+}
+
+pub fn start(ctx: &mut Ctx, m: &ArgMatches) -> Outcome {
+    let given: Vec<String> = m.get_many::<String>("script").map(|v| v.cloned().collect()).unwrap_or_default();
+    launch(ctx, &given, m, &Map::new())?;
+    show_table(ctx)
+}
+
+/// Starts scripts, config files or known names (`pm2 start api worker`), each with the
+/// command line's start options plus `extra`; no argument starts `ecosystem.config.*`.
+pub fn launch(ctx: &mut Ctx, given: &[String], m: &ArgMatches, extra: &Map<String, Value>) -> Outcome {
+    let default;
+    let given = if given.is_empty() {
+        default = [config_file::default_in(&ctx.cwd).ok_or("File ecosystem.config.js not found")?];
+        &default[..]
+    } else {
+        given
+    };
+    for script in given {
+        if is_config_file(script) {
+            start_config(ctx, script, m)?;
+        } else {
+            start_script(ctx, script, m, extra)?;
+        }
+    }
+    Ok(())
+}
+
+fn start_script(ctx: &mut Ctx, script: &str, m: &ArgMatches, extra: &Map<String, Value>) -> Outcome {
+    let mut app = start_flags::options(m);
+    for (k, v) in extra {
+        app.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    app.insert("script".into(), json!(script));
+    let context = config_file::context(&ctx.cwd, None);
+    let started = ctx.call("start", json!({ "apps": [app], "mode": "script", "context": context })).map_err(Failure::from)?;
+    let count = started.as_array().map_or(0, Vec::len);
+    let mode = started.get(0).and_then(|p| p["pm2_env"]["exec_mode"].as_str()).unwrap_or("fork_mode").to_string();
+    let shown = started.get(0).and_then(|p| p["pm2_env"]["pm_exec_path"].as_str()).unwrap_or(script).to_string();
+    output::info(format!("Starting {shown} in {mode} ({count} instance{})", if count == 1 { "" } else { "s" }));
+    output::info("Done.");
+    Ok(())
+}
+
+fn selection(m: &ArgMatches) -> Selection<'_> {
+    Selection {
+        env: m.get_one::<String>(start_flags::ENV).map(String::as_str),
+        only: m.get_one::<String>(start_flags::ONLY).map(String::as_str),
+        namespace: m.get_one::<String>("namespace").map(String::as_str),
+        force: m.get_flag(start_flags::FORCE),
+        cwd: m.get_one::<String>("cwd").map(String::as_str),
+    }
+}
+
+/// Starts (or restarts, for names already running) a config file's apps.
+fn start_config(ctx: &mut Ctx, file: &str, m: &ArgMatches) -> Outcome {
+    let params = config_file::start_params(&ctx.cwd, file, &selection(m))?;
+    let started = ctx.call("start", params).map_err(Failure::from)?;
+    let mut names: Vec<(String, usize)> = Vec::new();
+    for p in started.as_array().into_iter().flatten() {
+        let name = p["name"].as_str().unwrap_or_default().to_string();
+        match names.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, c)) => *c += 1,
+            None => names.push((name, 1)),
+        }
+    }
+    for (name, count) in names {
+        output::info(format!("App [{name}] launched ({count} instances)"));
+    }
+    Ok(())
+}
+
+/// `restart`, `reload` and the `startOr*` forms; a config file starts or restarts its apps.
+pub fn restart(ctx: &mut Ctx, which: &str, m: &ArgMatches) -> Outcome {
+    let targets: Vec<String> = match m.get_many::<String>("targets") {
+        Some(t) => t.cloned().collect(),
+        None => m.get_many::<String>("file").into_iter().flatten().cloned().collect(),
+    };
+    let method = if which == "restart" || which == "startOrRestart" { "restart" } else { "reload" };
+    let update_env = m.get_flag(start_flags::UPDATE_ENV);
+    if !update_env {
+        output::say("Use --update-env to update environment variables");
+    }
+    for target in &targets {
+        if which.starts_with("startOr") || is_config_file(target) {
+            start_config(ctx, target, m)?;
+            continue;
+        }
+        let mut opts = start_flags::options(m);
+        if update_env {
+            opts.insert("updateEnv".into(), json!(true));
+        }
+        let mut params = selector(ctx, target)?;
+        params["opts"] = Value::Object(opts);
+        params["context"] = config_file::context(&ctx.cwd, None);
+        let done = ctx.call(method, params).map_err(|e| failure(e, target))?;
+        output::info(format!("Applying action {method}ProcessId on app [{target}](ids: {})", inspect_ids(&ids_of(&done))));
+        describe_done(&done);
+    }
+    if method == "restart" {
+        show_table(ctx)?;
+    }
+    Ok(())
+}
+
+pub fn stop_or_delete(ctx: &mut Ctx, which: &str, m: &ArgMatches) -> Outcome {
+    for target in m.get_many::<String>("targets").into_iter().flatten() {
+        let params = selector(ctx, target)?;
+        let done = ctx.call(which, params).map_err(|e| failure(e, target))?;
+        output::info(format!("Applying action {which}ProcessId on app [{target}](ids: {})", inspect_ids(&ids_of(&done))));
+        describe_done(&done);
+    }
+    show_table(ctx)
+}
+
+pub fn scale(ctx: &mut Ctx, m: &ArgMatches) -> Outcome {
+    let name = m.get_one::<String>("name").expect("required");
+    let number = m.get_one::<String>("number").expect("required");
+    let count = number.parse::<i64>().ok().filter(|_| !number.starts_with(['+', '-'])).map_or_else(|| json!(number), |n| json!(n));
+    ctx.call("scale", json!({ "target": name, "count": count })).map_err(|e| failure(e, name))?;
+    output::info(format!("Scaled {name} to {number}"));
+    show_table(ctx)
+}
+
+pub fn reset(ctx: &mut Ctx, m: &ArgMatches) -> Outcome {
+    let target = m.get_one::<String>("target").expect("required");
+    let params = selector(ctx, target)?;
+    let done = ctx.call("reset", params).map_err(|e| failure(e, target))?;
+    output::info(format!("Resetting meta for process id {}", inspect_ids(&ids_of(&done))));
+    show_table(ctx)
+}
+
+pub fn send_signal(ctx: &mut Ctx, m: &ArgMatches) -> Outcome {
+    let signal = m.get_one::<String>("signal").expect("required");
+    let target = m.get_one::<String>("target").expect("required");
+    // pm2 sends by id when the target is a number, else by name.
+    let method = if target.parse::<u32>().is_ok() { "sendSignalToProcessId" } else { "sendSignalToProcessName" };
+    let mut params = selector(ctx, target)?;
+    params["signal"] = json!(signal);
+    ctx.call(method, params).map_err(|e| failure(e, target))?;
+    output::info(format!("successfully sent signal {signal} to process {target}"));
+    Ok(())
+}
+
+pub fn send(ctx: &mut Ctx, m: &ArgMatches) -> Outcome {
+    let id = m.get_one::<String>("id").expect("required");
+    let line = m.get_one::<String>("line").expect("required");
+    let mut params = selector(ctx, id)?;
+    params["line"] = json!(line);
+    params["separator"] = json!("\n");
+    ctx.call("sendLineToStdin", params).map_err(|e| failure(e, id))?;
+    output::info(format!("Line sent to process {id}"));
+    Ok(())
+}
+
+pub fn trigger(ctx: &mut Ctx, m: &ArgMatches) -> Outcome {
+    let target = m.get_one::<String>("target").expect("required").clone();
+    let action = m.get_one::<String>("action").expect("required").clone();
+    let params = m.get_one::<String>("params").cloned();
+    let replies = super::logs::trigger(ctx, &target, &action, params)?;
+    for r in replies {
+        let p = &r["process"];
+        output::info(format!("{}:{}>", p["name"].as_str().unwrap_or_default(), p["pm_id"]));
+        output::print(serde_json::to_string_pretty(&r["data"]["return"]).unwrap_or_default());
+    }
+    Ok(())
+}
