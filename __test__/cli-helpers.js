@@ -20,7 +20,9 @@ async function cliSandbox(t) {
   box.pm2cli = async (args, { env, cwd, timeout = 30000, input } = {}) => {
     const r = await runChild(CLI, args, {
       cwd: cwd || box.dir,
-      env: { PM2_HOME: box.home, NO_COLOR: '1', ...(env || {}) },
+      // The test process is a programmatic user: PM2_PROGRAMMATIC and PM2_SILENT (the original
+      // sets it in its caller's environment) would silence the original's command.
+      env: { PM2_HOME: box.home, NO_COLOR: '1', PM2_PROGRAMMATIC: '', PM2_SILENT: '', ...(env || {}) },
       timeout,
       input,
     });

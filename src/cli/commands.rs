@@ -146,7 +146,12 @@ pub fn hint() {
 /// Help and version exit 0; anything else clap refuses gets pm2's words and exit 1.
 pub fn usage_error(e: clap::Error) -> i32 {
     match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        // `pm2 -v` prints the bare version, which scripts compare.
+        ErrorKind::DisplayVersion => {
+            output::print(PACKAGE_VERSION);
+            0
+        }
+        ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = e.print();
             0
         }

@@ -21,14 +21,18 @@ enum Style {
     Format,
 }
 
+const TAIL_PADDING: usize = 10;
+
 struct Printer {
     style: Style,
     timestamp: Option<String>,
     highlight: Option<String>,
     /// Only `out` or `err` lines.
     only: Option<&'static str>,
-    /// The prefix column grows to the longest `id|name` seen, as pm2's does.
+    /// The prefix column: fixed (and cut) at 10 for the last lines, then growing to the
+    /// longest `id|name` seen for live lines, as pm2's are.
     padding: usize,
+    live: bool,
 }
 
 impl Printer {
@@ -50,8 +54,12 @@ impl Printer {
                 format!("{t}app={name} id={id} type={k} message={text}")
             }
             Style::Prefixed => {
-                let label = format!("{id}|{name}");
-                self.padding = self.padding.max(label.len() + 1);
+                let mut label = format!("{id}|{name}");
+                if self.live {
+                    self.padding = self.padding.max(label.chars().count() + 1);
+                } else {
+                    label = label.chars().take(TAIL_PADDING).collect();
+                }
                 let colour = if kind == "err" { RED } else { GREEN };
                 let t = stamp.map(|s| paint(GREY, format!("{s} "))).unwrap_or_default();
                 format!("{t}{}{text}", paint(colour, format!("{label:<w$} | ", w = self.padding)))
@@ -122,7 +130,7 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Outcome {
         Style::Prefixed
     };
     let only = if m.get_flag("err") { Some("err") } else if m.get_flag("out") { Some("out") } else { None };
-    let mut printer = Printer { style, timestamp: m.get_one::<String>("timestamp").cloned(), highlight: m.get_one::<String>("highlight").cloned(), only, padding: 3 };
+    let mut printer = Printer { style, timestamp: m.get_one::<String>("timestamp").cloned(), highlight: m.get_one::<String>("highlight").cloned(), only, padding: TAIL_PADDING, live: false };
 
     let procs: Vec<Value> = ctx.list()?.into_iter().filter(|p| matches(&json!({"name": p["name"], "pm_id": p["pm_id"], "namespace": p["pm2_env"]["namespace"]}), &target)).collect();
     if procs.is_empty() && target != "all" {
@@ -157,6 +165,8 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Outcome {
         return Ok(());
     }
     let (_bus, mut rx) = open_bus(ctx)?;
+    printer.live = true;
+    printer.padding = 3;
     ctx.block_on(async {
         while let Some(e) = rx.recv().await {
             let event = e["event"].as_str().unwrap_or_default();
@@ -194,7 +204,7 @@ pub fn attach(ctx: &mut Ctx, m: &ArgMatches) -> Outcome {
             }
         }
     });
-    let mut printer = Printer { style: Style::Raw, timestamp: None, highlight: None, only: None, padding: 3 };
+    let mut printer = Printer { style: Style::Raw, timestamp: None, highlight: None, only: None, padding: 3, live: true };
     loop {
         let next = ctx.block_on(async {
             tokio::select! {

@@ -1,0 +1,262 @@
+'use strict';
+
+// The `pm2` command as a user types it: real daemon, real apps, a temporary PM2_HOME per
+// test. Run with PM2_IMPL=pm2-original to hold the original pm2's command to the same checks.
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+
+const { IS_ORIGINAL, waitFor } = require('./helpers');
+const { CLI, cliSandbox, tableRows } = require('./cli-helpers');
+
+const TICKER = "setInterval(() => console.log('tick ' + process.argv.slice(2).join(' ')), 200)\n";
+
+async function withApp(t, name = 'api', extra = []) {
+  const box = await cliSandbox(t);
+  box.writeApp('app.js', TICKER);
+  const r = await box.pm2cli(['start', 'app.js', '--name', name, ...extra]);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  return box;
+}
+
+async function jlist(box) {
+  const r = await box.pm2cli(['jlist']);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+test('start shows the table with the app online; ls and its aliases show the same table', async (t) => {
+  const box = await withApp(t);
+  for (const alias of ['ls', 'list', 'l', 'ps', 'status']) {
+    const r = await box.pm2cli([alias]);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = tableRows(r.stdout);
+    assert.deepEqual(Object.keys(rows[0]), ['id', 'name', 'namespace', 'version', 'mode', 'pid', 'uptime', '↺', 'status', 'cpu', 'mem', 'user', 'watching']);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].name, 'api');
+    assert.equal(rows[0].status, 'online');
+    assert.equal(rows[0].mode, 'fork');
+    assert.equal(rows[0].namespace, 'default');
+  }
+});
+
+test('start flags become the app options; arguments after -- reach the app', async (t) => {
+  const box = await withApp(t, 'flags', ['--max-restarts', '3', '--no-autorestart', '--namespace', 'backend', '--kill-timeout', '3000', '--', 'one', 'two']);
+  const [p] = await jlist(box);
+  assert.equal(p.name, 'flags');
+  assert.equal(p.pm2_env.namespace, 'backend');
+  assert.equal(p.pm2_env.max_restarts, 3);
+  assert.equal(p.pm2_env.autorestart, false);
+  assert.equal(p.pm2_env.kill_timeout, 3000);
+  assert.deepEqual(p.pm2_env.args, ['one', 'two']);
+  const out = path.join(box.home, 'logs', 'flags-out.log');
+  await waitFor(() => fs.existsSync(out) && fs.readFileSync(out, 'utf8').includes('tick one two'));
+});
+
+test('-i starts cluster instances', async (t) => {
+  const box = await withApp(t, 'web', ['-i', '2']);
+  const procs = await jlist(box);
+  assert.equal(procs.length, 2);
+  for (const p of procs) assert.equal(p.pm2_env.exec_mode, 'cluster_mode');
+});
+
+test('a config file starts with --env and --only; stop and delete take the file too', async (t) => {
+  const box = await cliSandbox(t);
+  box.writeApp('app.js', TICKER);
+  box.writeApp('ecosystem.config.js', `module.exports = { apps: [
+    { name: 'api', script: './app.js', env: { MODE: 'dev' }, env_production: { MODE: 'prod' } },
+    { name: 'worker', script: './app.js' },
+  ] }\n`);
+  let r = await box.pm2cli(['start', 'ecosystem.config.js', '--env', 'production', '--only', 'api']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  let procs = await jlist(box);
+  assert.deepEqual(procs.map((p) => p.name), ['api']);
+  assert.equal(procs[0].pm2_env.env.MODE, 'prod');
+  r = await box.pm2cli(['start', 'ecosystem.config.js']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  procs = await jlist(box);
+  assert.deepEqual(procs.map((p) => p.name).sort(), ['api', 'worker']);
+  r = await box.pm2cli(['stop', 'ecosystem.config.js']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.deepEqual((await jlist(box)).map((p) => p.pm2_env.status), ['stopped', 'stopped']);
+  r = await box.pm2cli(['delete', 'ecosystem.config.js']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.deepEqual(await jlist(box), []);
+});
+
+test('stop, restart, reload and delete select by name, id, namespace and all', async (t) => {
+  const box = await withApp(t, 'api', ['--namespace', 'back']);
+  const status = async () => (await jlist(box)).map((p) => p.pm2_env.status);
+  let r = await box.pm2cli(['stop', 'api']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /\[api\]\(0\) ✓/);
+  assert.deepEqual(await status(), ['stopped']);
+  r = await box.pm2cli(['restart', '0']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(await status(), ['online']);
+  r = await box.pm2cli(['reload', 'back']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(await status(), ['online']);
+  r = await box.pm2cli(['stop', 'all']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(await status(), ['stopped']);
+  r = await box.pm2cli(['delete', 'all']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(await jlist(box), []);
+});
+
+test('an unknown app: "[PM2][ERROR] Process or Namespace x not found" and exit 1', async (t) => {
+  const box = await withApp(t);
+  for (const cmd of ['stop', 'restart', 'delete', 'reload']) {
+    const r = await box.pm2cli([cmd, 'nope']);
+    assert.equal(r.code, 1, `${cmd}: ${r.stdout}`);
+    assert.match(r.stderr + r.stdout, /\[PM2\]\[ERROR\] Process or Namespace nope not found/);
+  }
+});
+
+test('an unknown command or flag: the help hint and exit 1', async (t) => {
+  const box = await cliSandbox(t);
+  let r = await box.pm2cli(['frobnicate']);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout + r.stderr, /Command not found/);
+  assert.match(r.stdout + r.stderr, /pm2 -h, --help/);
+  r = await box.pm2cli(['ls', '--bogus']);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout + r.stderr, /unknown option `--bogus'/);
+});
+
+test('start with nothing to start says which file it looked for and exits 1', async (t) => {
+  const box = await cliSandbox(t);
+  const r = await box.pm2cli(['start']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr + r.stdout, /File ecosystem.config.js not found/);
+});
+
+test('describe, pid, id and env tell about one app; describe of an unknown app exits 1', async (t) => {
+  const box = await withApp(t);
+  const [p] = await jlist(box);
+  let r = await box.pm2cli(['describe', 'api']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Describing process with id 0 - name api/);
+  assert.match(r.stdout, /│ status\s+│ online/);
+  assert.match(r.stdout, /│ script path\s+│ .*app\.js/);
+  r = await box.pm2cli(['pid', 'api']);
+  assert.equal(r.stdout.trim(), String(p.pid));
+  r = await box.pm2cli(['id', 'api']);
+  assert.equal(r.stdout.trim(), '[ 0 ]');
+  r = await box.pm2cli(['id', 'nope']);
+  assert.equal(r.stdout.trim(), '[]');
+  r = await box.pm2cli(['env', '0']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^PM2_HOME: /m);
+  r = await box.pm2cli(['describe', 'nope']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr + r.stdout, /nope doesn't exist/);
+});
+
+test('prettylist and jlist give the same list', async (t) => {
+  const box = await withApp(t);
+  const r = await box.pm2cli(['prettylist']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /name: 'api'|"name": "api"/);
+});
+
+test('save, cleardump, resurrect and kill', async (t) => {
+  const box = await withApp(t);
+  let r = await box.pm2cli(['save']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Successfully saved in .*dump\.pm2/);
+  const dump = JSON.parse(fs.readFileSync(path.join(box.home, 'dump.pm2'), 'utf8'));
+  assert.equal(dump[0].name, 'api');
+  r = await box.pm2cli(['kill']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /PM2 Daemon Stopped/);
+  r = await box.pm2cli(['resurrect']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.deepEqual((await jlist(box)).map((p) => [p.name, p.pm2_env.status]), [['api', 'online']]);
+  r = await box.pm2cli(['cleardump']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(box.home, 'dump.pm2'), 'utf8')), []);
+});
+
+test('ping, --version, flush and reloadLogs', async (t) => {
+  const box = await withApp(t);
+  let r = await box.pm2cli(['ping']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /pong/);
+  r = await box.pm2cli(['--version']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout.trim(), /^\d+\.\d+\.\d+/);
+  const out = path.join(box.home, 'logs', 'api-out.log');
+  await waitFor(() => fs.existsSync(out) && fs.statSync(out).size > 0);
+  r = await box.pm2cli(['flush', 'api']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Logs flushed/);
+  r = await box.pm2cli(['reloadLogs']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /All logs reloaded/);
+});
+
+test('scale, reset and sendSignal', async (t) => {
+  const box = await withApp(t, 'web', ['-i', '1']);
+  let r = await box.pm2cli(['scale', 'web', '3']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.equal((await jlist(box)).length, 3);
+  r = await box.pm2cli(['reset', 'web']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  r = await box.pm2cli(['sendSignal', 'SIGUSR2', 'web']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+});
+
+test('logs --nostream prints the last lines with the app prefix', async (t) => {
+  const box = await withApp(t);
+  const out = path.join(box.home, 'logs', 'api-out.log');
+  await waitFor(() => fs.existsSync(out) && fs.readFileSync(out, 'utf8').split('\n').length > 4);
+  let r = await box.pm2cli(['logs', 'api', '--nostream', '--lines', '2']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /api-out\.log last 2 lines:/);
+  assert.match(r.stdout, /0\|api\s+\| tick/);
+  r = await box.pm2cli(['logs', 'api', '--nostream', '--lines', '2', '--raw']);
+  assert.match(r.stdout, /^tick/m);
+  r = await box.pm2cli(['logs', 'nope', '--nostream']);
+  assert.equal(r.code, IS_ORIGINAL ? 0 : 1);
+});
+
+test('logs follows new lines live from the bus', async (t) => {
+  const box = await withApp(t);
+  const child = spawn(CLI, ['logs', 'api', '--lines', '0'], { env: { ...process.env, PM2_HOME: box.home, NO_COLOR: '1' } });
+  t.after(() => child.kill('SIGKILL'));
+  let seen = '';
+  child.stdout.on('data', (d) => (seen += d));
+  await waitFor(() => /0\|api\s+\| tick/.test(seen.replace(/\x1b\[[0-9;]*m/g, '')), { timeout: 15000 });
+});
+
+test('monit shows every app and moves between them with the arrow keys', { skip: IS_ORIGINAL || !hasTmux() }, async (t) => {
+  const box = await withApp(t, 'first');
+  await box.pm2cli(['start', 'app.js', '--name', 'second']);
+  const session = `pm2-monit-${process.pid}`;
+  const tmux = (...args) => require('node:child_process').execFileSync('tmux', args, { encoding: 'utf8' });
+  tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '30', `env PM2_HOME=${box.home} ${CLI} monit`);
+  t.after(() => { try { tmux('kill-session', '-t', session); } catch { /* gone */ } });
+  const screen = () => tmux('capture-pane', '-p', '-t', session);
+  await waitFor(() => /Process List/.test(screen()) && /second/.test(screen()), { timeout: 15000 });
+  assert.match(screen(), /> .*\[0\] first/);
+  assert.match(screen(), / first Logs /);
+  tmux('send-keys', '-t', session, 'Down');
+  await waitFor(() => /> .*\[1\] second/.test(screen()) && / second Logs /.test(screen()), { timeout: 10000 });
+  await waitFor(() => /tick/.test(screen()), { timeout: 10000 });
+  tmux('send-keys', '-t', session, 'q');
+  await waitFor(() => { try { return !/Process List/.test(screen()); } catch { return true; } }, { timeout: 10000 });
+});
+
+function hasTmux() {
+  try {
+    require('node:child_process').execFileSync('tmux', ['-V']);
+    return true;
+  } catch {
+    return false;
+  }
+}
