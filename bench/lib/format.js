@@ -35,15 +35,20 @@ function targetText(target, unit) {
   if (!target) return ''
   if (target.text) return target.text
   if (target.on === 'p99') return `p99 ${targetText(Object.assign({}, target, { on: null }), unit)}`
+  if (target.ratio !== undefined) return `≤ ${target.ratio}× the original`
   if (target.max === 0) return '0'
   if (target.max !== undefined) return `≤ ${format(target.max, unit)}`
   if (target.min !== undefined) return `≥ ${format(target.min, unit)}`
   return ''
 }
 
-// target: { max } or { min }, on the median unless on: 'p99'; { abs } bounds |value|.
-function meets(target, cell) {
+// target: { max } or { min }, on the median unless on: 'p99'; { abs } bounds |value|;
+// { ratio } bounds the median over the other implementation's (`other`).
+function meets(target, cell, other) {
   if (!target) return null
+  if (target.ratio !== undefined) {
+    return other && cell.value > 0 && other.value > 0 ? cell.value / other.value <= target.ratio : null
+  }
   let value = target.on === 'p99' ? cell.p99 : cell.value
   // Too few samples for a p99, but the median alone already misses a maximum.
   if (target.on === 'p99' && !Number.isFinite(value) && target.max !== undefined && cell.value > target.max) value = cell.value

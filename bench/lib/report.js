@@ -80,8 +80,8 @@ function ratio(a, b) {
   return r >= 10 ? `${r.toFixed(0)}×` : r >= 0.1 ? `${r.toFixed(2)}×` : `${r.toPrecision(2)}×`
 }
 
-function verdict(metric, c) {
-  const ok = c.na ? null : c.error ? false : meets(metric.target, c)
+function verdict(metric, c, other) {
+  const ok = c.na ? null : c.error ? false : meets(metric.target, c, other)
   return ok === null ? '' : ok ? '✅' : '❌'
 }
 
@@ -98,7 +98,7 @@ function table(rows) {
     last = scenario
     out.push(
       `| ${name} | ${label} | ${showCell(cells.rs, metric.unit)} | ${showCell(cells.orig, metric.unit)} | ` +
-        `${metric.unit === 'x' || metric.unit === 'count' ? '–' : ratio(cells.rs, cells.orig)} | ${targetText(metric.target, metric.unit)} | ${verdict(metric, cells.rs)} |`
+        `${metric.unit === 'x' || metric.unit === 'count' ? '–' : ratio(cells.rs, cells.orig)} | ${targetText(metric.target, metric.unit)} | ${verdict(metric, cells.rs, cells.orig)} |`
     )
   }
   return out.join('\n')

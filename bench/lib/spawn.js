@@ -13,10 +13,11 @@ function appPath(name) {
 }
 
 // Every process the bench spawns carries BENCH_TAG=<scenario dir>, so the orphan scan finds it.
+// The caller's own PM2_* settings never leak in; `extra` may set some (PM2_HOME for a command).
 function benchEnv(tag, extra) {
-  const env = Object.assign({}, process.env, { BENCH_TAG: tag }, extra)
+  const env = Object.assign({}, process.env)
   for (const k of Object.keys(env)) if (k.startsWith('PM2_') || k === 'NODE_CHANNEL_FD') delete env[k]
-  return env
+  return Object.assign(env, { BENCH_TAG: tag }, extra)
 }
 
 // `node apps/<app>` run directly, stdio ignored; the caller kills it.
@@ -28,10 +29,10 @@ function runApp(app, { tag, env, pids }) {
 }
 
 // Milliseconds from spawn to exit of `cmd args` (rejects on failure or timeout).
-function timeProcess(cmd, args, { tag, pids, timeout = 30000 } = {}) {
+function timeProcess(cmd, args, { tag, pids, env, cwd, timeout = 30000 } = {}) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now()
-    const child = spawn(cmd, args, { env: benchEnv(tag), stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = spawn(cmd, args, { env: benchEnv(tag, env), cwd, stdio: ['ignore', 'ignore', 'pipe'] })
     if (pids) pids.learn(child.pid)
     let stderr = ''
     child.stderr.on('data', (d) => (stderr += d))
