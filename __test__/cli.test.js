@@ -252,6 +252,26 @@ test('monit shows every app and moves between them with the arrow keys', { skip:
   await waitFor(() => { try { return !/Process List/.test(screen()); } catch { return true; } }, { timeout: 10000 });
 });
 
+test('colours only on a terminal, and never with --no-color or NO_COLOR', { skip: IS_ORIGINAL || !hasTmux() }, async (t) => {
+  const box = await withApp(t);
+  const { runChild } = require('./helpers');
+  const piped = await runChild(CLI, ['ls'], { env: { PM2_HOME: box.home, NO_COLOR: '' } });
+  assert.doesNotMatch(piped.stdout, /\x1b\[/);
+  const session = `pm2-colour-${process.pid}`;
+  const tmux = (...args) => require('node:child_process').execFileSync('tmux', args, { encoding: 'utf8' });
+  const onTerminal = async (command) => {
+    tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '20', `env -u NO_COLOR PM2_HOME=${box.home} ${command}; sleep 30`);
+    try {
+      await waitFor(() => /online/.test(tmux('capture-pane', '-p', '-t', session)), { timeout: 10000 });
+      return tmux('capture-pane', '-e', '-p', '-t', session);
+    } finally {
+      tmux('kill-session', '-t', session);
+    }
+  };
+  assert.match(await onTerminal(`${CLI} ls`), /\x1b\[[0-9;]*m.*online/);
+  assert.doesNotMatch(await onTerminal(`${CLI} ls --no-color`), /\x1b\[[0-9;]*m/);
+});
+
 function hasTmux() {
   try {
     require('node:child_process').execFileSync('tmux', ['-V']);

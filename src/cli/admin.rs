@@ -62,7 +62,7 @@ pub fn save(ctx: &mut Ctx, m: &ArgMatches) -> Outcome {
 pub fn resurrect(ctx: &mut Ctx) -> Outcome {
     output::info("Resurrecting");
     output::info(format!("Restoring processes located in {}", ctx.home.dump_file().display()));
-    ctx.call("resurrect", json!({ "context": config_file::context(&ctx.cwd, None) }))?;
+    ctx.call_showing("Resurrecting".into(), "resurrect", json!({ "context": config_file::context(&ctx.cwd, None) }))?;
     state::print_table(ctx, false, None)
 }
 

@@ -101,6 +101,16 @@ impl Ctx {
         self.rt.block_on(conn.call(method, params))
     }
 
+    /// `call` for an action that may take a while: a spinner on a terminal while the daemon
+    /// works (indicatif draws nothing when stderr is not a terminal).
+    pub fn call_showing(&mut self, what: String, method: &str, params: Value) -> Result<Value, String> {
+        let spinner = indicatif::ProgressBar::new_spinner().with_message(what);
+        spinner.enable_steady_tick(std::time::Duration::from_millis(80));
+        let answer = self.call(method, params);
+        spinner.finish_and_clear();
+        answer
+    }
+
     /// The answer as JSON text, for commands that print it as it comes (`jlist`).
     pub fn call_raw(&mut self, method: &str, params_json: &str) -> Result<String, String> {
         self.connect()?;

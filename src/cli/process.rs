@@ -80,7 +80,7 @@ fn start_script(ctx: &mut Ctx, script: &str, m: &ArgMatches, extra: &Map<String,
     }
     app.insert("script".into(), json!(script));
     let context = config_file::context(&ctx.cwd, None);
-    let started = ctx.call("start", json!({ "apps": [app], "mode": "script", "context": context })).map_err(Failure::from)?;
+    let started = ctx.call_showing(format!("Starting {script}"), "start", json!({ "apps": [app], "mode": "script", "context": context })).map_err(Failure::from)?;
     let count = started.as_array().map_or(0, Vec::len);
     let mode = started.get(0).and_then(|p| p["pm2_env"]["exec_mode"].as_str()).unwrap_or("fork_mode").to_string();
     let shown = started.get(0).and_then(|p| p["pm2_env"]["pm_exec_path"].as_str()).unwrap_or(script).to_string();
@@ -102,7 +102,7 @@ fn selection(m: &ArgMatches) -> Selection<'_> {
 /// Starts (or restarts, for names already running) a config file's apps.
 fn start_config(ctx: &mut Ctx, file: &str, m: &ArgMatches) -> Outcome {
     let params = config_file::start_params(&ctx.cwd, file, &selection(m))?;
-    let started = ctx.call("start", params).map_err(Failure::from)?;
+    let started = ctx.call_showing(format!("Starting the apps of {file}"), "start", params).map_err(Failure::from)?;
     let mut names: Vec<(String, usize)> = Vec::new();
     for p in started.as_array().into_iter().flatten() {
         let name = p["name"].as_str().unwrap_or_default().to_string();
@@ -140,7 +140,7 @@ pub fn restart(ctx: &mut Ctx, which: &str, m: &ArgMatches) -> Outcome {
         let mut params = selector(ctx, target)?;
         params["opts"] = Value::Object(opts);
         params["context"] = config_file::context(&ctx.cwd, None);
-        let done = ctx.call(method, params).map_err(|e| failure(e, target))?;
+        let done = ctx.call_showing(format!("{method} {target}"), method, params).map_err(|e| failure(e, target))?;
         output::info(format!("Applying action {method}ProcessId on app [{target}](ids: {})", inspect_ids(&ids_of(&done))));
         describe_done(&done);
     }
@@ -153,7 +153,7 @@ pub fn restart(ctx: &mut Ctx, which: &str, m: &ArgMatches) -> Outcome {
 pub fn stop_or_delete(ctx: &mut Ctx, which: &str, m: &ArgMatches) -> Outcome {
     for target in m.get_many::<String>("targets").into_iter().flatten() {
         let params = selector(ctx, target)?;
-        let done = ctx.call(which, params).map_err(|e| failure(e, target))?;
+        let done = ctx.call_showing(format!("{which} {target}"), which, params).map_err(|e| failure(e, target))?;
         output::info(format!("Applying action {which}ProcessId on app [{target}](ids: {})", inspect_ids(&ids_of(&done))));
         describe_done(&done);
     }
