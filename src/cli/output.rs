@@ -11,6 +11,10 @@ pub fn set_silent(silent: bool) {
     SILENT.store(silent, Ordering::Relaxed);
 }
 
+pub fn is_silent() -> bool {
+    SILENT.load(Ordering::Relaxed)
+}
+
 pub fn disable_colours() {
     anstream::ColorChoice::Never.write_global();
 }

@@ -44,6 +44,9 @@ fn ids_of(procs: &Value) -> Vec<u64> {
 
 /// After an action, pm2 shows the table (unless silent).
 fn show_table(ctx: &mut Ctx) -> Outcome {
+    if output::is_silent() {
+        return Ok(());
+    }
     state::print_table(ctx, false, None)
 }
 
