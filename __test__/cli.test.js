@@ -280,3 +280,23 @@ function hasTmux() {
     return false;
   }
 }
+
+test('module configuration: set, get and unset', async (t) => {
+  const box = await cliSandbox(t);
+  let r = await box.pm2cli(['set', 'pm2-logrotate:max_size', '10M']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  r = await box.pm2cli(['get', 'pm2-logrotate:max_size']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /10M/);
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(box.home, 'module_conf.json'), 'utf8'))['pm2-logrotate'], { max_size: '10M' });
+  r = await box.pm2cli(['unset', 'pm2-logrotate:max_size']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(box.home, 'module_conf.json'), 'utf8'))['pm2-logrotate'].max_size, undefined);
+});
+
+test('out-of-scope commands say so and exit 1', { skip: IS_ORIGINAL }, async (t) => {
+  const box = await cliSandbox(t);
+  const r = await box.pm2cli(['link', 'a', 'b']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /PM2 Plus is not supported/);
+});

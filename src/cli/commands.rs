@@ -4,7 +4,7 @@
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
-use super::{admin, dev, logs, misc, monit, output, process, start_flags, state, Ctx, Outcome};
+use super::{admin, dev, logs, misc, monit, node_api, output, process, start_flags, state, Ctx, Outcome};
 use crate::protocol::PACKAGE_VERSION;
 
 fn target(name: &'static str, help: &'static str) -> Arg {
@@ -95,6 +95,15 @@ pub fn build() -> Command {
                 .arg(value("user", "the user").short('u')).arg(value("hp", "the home directory")).arg(value("service-name", "the service's name")),
             cmd("ecosystem", "write a sample ecosystem.config.js").visible_alias("init").arg(optional("mode", "simple (one app)")),
             cmd("examples", "usage examples"),
+            cmd("set", "set a module configuration value").arg(target("key", "module:key")).arg(target("value", "value")),
+            cmd("unset", "remove a module configuration value").arg(target("key", "module:key")),
+            cmd("multiset", "set several values: \"key1 value1 key2 value2\"").arg(target("value", "keys and values")),
+            cmd("get", "print the module configuration, or one value").arg(optional("key", "module:key")),
+            cmd("conf", "get or set a module configuration value").visible_alias("config").arg(optional("key", "module:key")).arg(optional("value", "value")),
+            cmd("serve", "serve a directory over HTTP as an app").visible_alias("expose").arg(optional("path", "directory (default .)")).arg(optional("port", "port (default 8080)"))
+                .arg(Arg::new("port-flag").long("port").action(ArgAction::Set).help("port")).arg(switch("spa", "answer index.html for every unknown path"))
+                .arg(value("basic-auth-username", "user for basic auth")).arg(value("basic-auth-password", "password for basic auth")).arg(value("name", "the app's name")),
+            cmd("deploy", "deploy with pm2-deploy: <config> <env> [setup|update|revert|...]").arg(Arg::new("args").num_args(0..).allow_hyphen_values(true).trailing_var_arg(true)),
         ])
         .subcommands(misc::UNSUPPORTED.iter().map(|(name, _)| Command::new(*name).hide(true).arg(Arg::new("rest").num_args(0..).allow_hyphen_values(true))))
 }
@@ -133,6 +142,7 @@ pub fn run(ctx: &mut Ctx, name: &str, m: &ArgMatches) -> Outcome {
         "startup" | "unstartup" => admin::startup(ctx, name, m),
         "ecosystem" => misc::ecosystem(ctx, m),
         "examples" => misc::examples(),
+        "set" | "unset" | "multiset" | "get" | "conf" | "serve" | "deploy" => node_api::run(ctx, name, m),
         other => misc::unsupported(other),
     }
 }

@@ -12,6 +12,7 @@ mod dev;
 mod logs;
 mod misc;
 mod monit;
+mod node_api;
 mod output;
 mod process;
 mod start_flags;
