@@ -391,8 +391,3 @@ async fn start_in_process(home: &Home) -> Result<(), String> {
         .map_err(|e| format!("Cannot start the in-process daemon: {e}"))?;
     rx.await.map_err(|_| "The in-process daemon stopped before it was ready".to_string())?
 }
-
-/// Connects to the daemon of `home` if one is running; never starts one (`pm2 kill`).
-pub async fn connect_running(home: &Home) -> Result<Option<Connection>, String> {
-    try_connect(home, None).await
-}

@@ -84,7 +84,12 @@ impl Ctx {
     /// Stops the daemon and its apps if one runs (never starts one), and waits until it is gone.
     pub fn kill_daemon(&mut self) -> Result<(), String> {
         if self.conn.is_none() {
-            self.conn = self.rt.block_on(client::connect_running(&self.home))?;
+            self.conn = match self.rt.block_on(client::connect_running(&self.home)) {
+                Ok(conn) => Some(conn),
+                // Nothing runs: nothing to stop (any other failure is the user's to see).
+                Err(e) if e.starts_with("No PM2 daemon is running") => None,
+                Err(e) => return Err(e),
+            };
         }
         if let Some(conn) = self.conn.take() {
             self.rt.block_on(async {
