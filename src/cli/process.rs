@@ -22,14 +22,15 @@ pub fn failure(e: String, target: &str) -> Failure {
     }
 }
 
-/// The selector index.js builds: a config file's app names, `all`, an id, a name or a namespace.
+/// The selector index.js builds: a config file's app names, or `all`, an id, a name, a
+/// namespace, a script path (resolved against this directory) or a `/regex/`.
 pub fn selector(ctx: &Ctx, target: &str) -> Result<Value, Failure> {
     if is_config_file(target) {
         let loaded = config_file::load(&ctx.cwd, target)?;
         let names: Vec<String> = loaded.apps.iter().filter_map(config_file::app_name).collect();
         return Ok(json!({ "names": names }));
     }
-    Ok(json!({ "target": target }))
+    Ok(json!({ "target": target, "cwd": ctx.cwd }))
 }
 
 fn describe_done(procs: &Value) {
