@@ -1,23 +1,20 @@
 //! The event bus: process events, app messages and log lines pushed to every subscribed
-//! connection. Nothing is built while nobody listens; each subscriber has a bounded queue,
-//! and one that falls that far behind is dropped (and told so by its closed connection)
-//! rather than making the daemon buffer without limit or block other apps.
+//! connection. Nothing is built while nobody listens; each subscriber has its own backlog
+//! (bounded memory, then a spool file), so a slow one loses nothing and slows nobody.
 
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
 
+use super::backlog::Backlog;
 use crate::protocol::{self, Event};
-
-/// Frames a subscriber may have queued before it is considered stuck.
-const QUEUE: usize = 256 * 1024;
 
 pub type Frame = Arc<[u8]>;
 
 #[derive(Default)]
 pub struct Bus {
-    subscribers: Mutex<Vec<(u64, mpsc::Sender<Frame>)>>,
+    subscribers: Mutex<Vec<(u64, Arc<Backlog>)>>,
     listening: AtomicUsize,
     next_id: AtomicU64,
 }
@@ -28,13 +25,14 @@ impl Bus {
         self.listening.load(Ordering::Relaxed) > 0
     }
 
-    pub fn subscribe(&self) -> (u64, mpsc::Receiver<Frame>) {
-        let (tx, rx) = mpsc::channel(QUEUE);
+    /// A new subscriber, whose overflow is spooled in `spool_dir`.
+    pub fn subscribe(&self, spool_dir: PathBuf) -> (u64, Arc<Backlog>) {
+        let backlog = Arc::new(Backlog::new(spool_dir));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut subs = self.subscribers.lock().unwrap();
-        subs.push((id, tx));
+        subs.push((id, backlog.clone()));
         self.listening.store(subs.len(), Ordering::Relaxed);
-        (id, rx)
+        (id, backlog)
     }
 
     pub fn unsubscribe(&self, id: u64) {
@@ -50,14 +48,7 @@ impl Bus {
         }
         let frame: Frame = protocol::encode(&Event { event: event.to_string(), data }).into();
         let mut subs = self.subscribers.lock().unwrap();
-        subs.retain(|(id, tx)| match tx.try_send(frame.clone()) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                daemon_log!("bus subscriber {id} is {QUEUE} events behind: disconnecting it");
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        });
+        subs.retain(|(_, backlog)| backlog.push(&frame));
         self.listening.store(subs.len(), Ordering::Relaxed);
     }
 }

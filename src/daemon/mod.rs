@@ -17,6 +17,7 @@ macro_rules! daemon_log {
     };
 }
 
+pub mod backlog;
 pub mod bus;
 pub mod cluster;
 pub mod crash_report;

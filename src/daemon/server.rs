@@ -9,7 +9,7 @@ use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Mutex;
 
-use super::bus::Frame;
+use super::backlog::Backlog;
 use super::{handlers, Daemon};
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
@@ -64,7 +64,7 @@ async fn connection(daemon: Arc<Daemon>, stream: UnixStream) {
         let id = frame.id;
         let request = Request::parse(&frame.method, frame.params);
         if matches!(request, Ok(Request::Subscribe)) && subscription.is_none() {
-            let (sub, events) = daemon.bus.subscribe();
+            let (sub, events) = daemon.bus.subscribe(daemon.home.root.clone());
             subscription = Some(sub);
             let frame = protocol::encode(&Response::from_result(id, Ok(serde_json::json!({"subscribed": true}))));
             writer.lock().await.write_all(&frame).await.ok();
@@ -102,17 +102,16 @@ async fn connection(daemon: Arc<Daemon>, stream: UnixStream) {
     }
 }
 
-/// Writes a subscriber's events in order, several per write when they queue up.
-async fn forward_events(mut events: tokio::sync::mpsc::Receiver<Frame>, writer: Arc<Mutex<OwnedWriteHalf>>) {
-    let mut batch = Vec::with_capacity(64 * 1024);
-    while let Some(first) = events.recv().await {
+/// Writes a subscriber's events in order, as much as is waiting per write. A backlog that
+/// failed closes the connection's writing side, which the client reports.
+async fn forward_events(events: Arc<Backlog>, writer: Arc<Mutex<OwnedWriteHalf>>) {
+    let mut batch = Vec::with_capacity(256 * 1024);
+    loop {
         batch.clear();
-        batch.extend_from_slice(&first);
-        while batch.len() < 256 * 1024 {
-            match events.try_recv() {
-                Ok(frame) => batch.extend_from_slice(&frame),
-                Err(_) => break,
-            }
+        if let Err(reason) = events.next(&mut batch, 256 * 1024).await {
+            daemon_log!("dropping a bus subscriber: it {reason}");
+            let _ = writer.lock().await.shutdown().await;
+            return;
         }
         if writer.lock().await.write_all(&batch).await.is_err() {
             return;
