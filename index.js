@@ -83,19 +83,24 @@ function patternToRegExp(pattern) {
 }
 
 // What launchBus() gives: on(pattern, fn), off(pattern), close().
+// `on('error', fn)` is the bus's own error (a dropped subscription), never an app event.
 class Bus {
-  constructor() {
+  constructor(open) {
     this._listeners = []
+    this._errorListeners = []
     this._native = null
+    this._open = open
   }
 
   on(pattern, fn) {
     if (typeof fn !== 'function') throw new TypeError('bus.on(pattern, fn) needs a function')
-    this._listeners.push({ pattern, re: patternToRegExp(pattern), fn })
+    if (pattern === 'error') this._errorListeners.push(fn)
+    else this._listeners.push({ pattern, re: patternToRegExp(pattern), fn })
     return this
   }
 
   off(pattern) {
+    if (pattern === 'error') this._errorListeners = []
     this._listeners = this._listeners.filter((l) => l.pattern !== pattern && String(l.pattern) !== String(pattern))
     return this
   }
@@ -107,8 +112,27 @@ class Bus {
     return settle(cb, () => done.then(() => undefined))
   }
 
+  // The daemon dropped this subscription (it fell too far behind): say so, and subscribe
+  // again, so that the stream never silently stops.
+  _dropped(reason) {
+    const err = new Error(`The bus subscription was dropped by the daemon (${reason}); events were lost, reconnecting`)
+    if (this._errorListeners.length === 0) process.emitWarning(err.message)
+    for (const fn of this._errorListeners.slice()) process.nextTick(fn, err)
+    const old = this._native
+    this._native = null
+    Promise.resolve(old && old.close())
+      .then(() => this._open(this))
+      .catch((e) => {
+        for (const fn of this._errorListeners.slice()) process.nextTick(fn, e)
+      })
+  }
+
   _dispatch(batch) {
     for (const { event, data } of batch) {
+      if (event === 'bus:dropped') {
+        this._dropped(data && data.reason)
+        continue
+      }
       for (const l of this._listeners.slice()) {
         const m = l.re.exec(event)
         if (!m) continue
@@ -615,18 +639,23 @@ class API {
   launchBus(cb) {
     return settle(cb, async () => {
       await this._connect()
-      const bus = new Bus()
-      const native = new (nativeAddon().binding.BusConnection)(this.pm2_home, (json) => bus._dispatch(JSON.parse(json)))
-      bus._native = native
-      try {
-        await native.open()
-      } catch (e) {
-        await native.close()
-        throw e
-      }
+      const bus = new Bus((b) => this._subscribe(b))
+      await this._subscribe(bus)
       this._buses.add(bus)
       return bus
     })
+  }
+
+  // Gives `bus` a subscription of its own on the daemon.
+  async _subscribe(bus) {
+    const native = new (nativeAddon().binding.BusConnection)(this.pm2_home, (json) => bus._dispatch(JSON.parse(json)))
+    try {
+      await native.open()
+    } catch (e) {
+      await native.close()
+      throw e
+    }
+    bus._native = native
   }
 
   sendLineToStdin(id, line, separator, cb) {

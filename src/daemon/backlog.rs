@@ -2,10 +2,10 @@
 //!
 //! A subscriber that reads slower than apps produce (a blocked event loop, a slow log
 //! shipper) must lose nothing, must not grow the daemon's memory without bound, and must not
-//! slow the apps down. Frames wait in memory up to [`MEMORY_LIMIT`] bytes; past that, they
+//! slow the apps down. Frames wait in memory up to a memory limit; past that, they
 //! are appended to a spool file (unnamed, under `PM2_HOME`, gone with the daemon) and read
 //! back in order once the memory part has been written. A subscriber only loses its
-//! subscription when the spool itself passes [`SPOOL_LIMIT`] or the disk refuses it: then
+//! subscription when the spool itself passes its limit or the disk refuses it: then
 //! its connection is closed, which its client reports as an error.
 
 use std::collections::VecDeque;
@@ -19,16 +19,35 @@ use tokio::sync::Notify;
 
 use super::bus::Frame;
 
-/// Bytes of frames a subscriber may have waiting in the daemon's memory.
-pub const MEMORY_LIMIT: usize = 8 * 1024 * 1024;
-/// Bytes a subscriber may have waiting on disk before it is disconnected.
-pub const SPOOL_LIMIT: u64 = 1024 * 1024 * 1024;
+/// How much a subscriber may have waiting: `memory` bytes in the daemon's memory (8 MiB,
+/// `PM2_BUS_MEMORY`), then `spool` bytes on disk (1 GiB, `PM2_BUS_SPOOL`) before it is
+/// disconnected.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub memory: usize,
+    pub spool: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { memory: 8 * 1024 * 1024, spool: 1024 * 1024 * 1024 }
+    }
+}
+
+impl Limits {
+    pub fn from_env() -> Self {
+        let number = |key: &str| std::env::var(key).ok().and_then(|v| crate::config::parse_bytes(&serde_json::json!(v)));
+        let d = Limits::default();
+        Limits { memory: number("PM2_BUS_MEMORY").map_or(d.memory, |n| n as usize), spool: number("PM2_BUS_SPOOL").unwrap_or(d.spool) }
+    }
+}
 
 pub struct Backlog {
     state: Mutex<State>,
     /// Woken when frames arrive or the backlog fails.
     arrived: Notify,
     spool_dir: PathBuf,
+    limits: Limits,
 }
 
 #[derive(Default)]
@@ -48,8 +67,8 @@ struct Spool {
 }
 
 impl Backlog {
-    pub fn new(spool_dir: PathBuf) -> Self {
-        Backlog { state: Mutex::default(), arrived: Notify::new(), spool_dir }
+    pub fn new(spool_dir: PathBuf, limits: Limits) -> Self {
+        Backlog { state: Mutex::default(), arrived: Notify::new(), spool_dir, limits }
     }
 
     /// Queues a frame. False once the backlog has failed (the subscriber is then dropped).
@@ -58,7 +77,7 @@ impl Backlog {
         if s.failed.is_some() {
             return false;
         }
-        if s.spool.is_none() && s.memory_bytes + frame.len() <= MEMORY_LIMIT {
+        if s.spool.is_none() && s.memory_bytes + frame.len() <= self.limits.memory {
             s.memory_bytes += frame.len();
             s.memory.push_back(frame.clone());
         } else if let Err(e) = self.spool(&mut s, frame) {
@@ -77,8 +96,8 @@ impl Backlog {
             s.spool = Some(Spool { file, written: 0, read: 0 });
         }
         let spool = s.spool.as_mut().expect("just created");
-        if spool.written - spool.read + frame.len() as u64 > SPOOL_LIMIT {
-            return Err(format!("fell more than {SPOOL_LIMIT} bytes behind"));
+        if spool.written - spool.read + frame.len() as u64 > self.limits.spool {
+            return Err(format!("fell more than {} bytes behind", self.limits.memory as u64 + self.limits.spool));
         }
         spool.file.seek(SeekFrom::Start(spool.written)).and_then(|_| spool.file.write_all(frame)).map_err(|e| format!("cannot spool events: {e}"))?;
         spool.written += frame.len() as u64;
@@ -147,14 +166,14 @@ mod tests {
     #[tokio::test]
     async fn frames_past_the_memory_limit_are_spooled_and_come_back_in_order() {
         let dir = std::env::temp_dir();
-        let backlog = Backlog::new(dir);
+        let backlog = Backlog::new(dir, Limits::default());
         let size = 64 * 1024;
-        let count = (MEMORY_LIMIT / size) as u32 * 3;
+        let count = (Limits::default().memory / size) as u32 * 3;
         for i in 0..count {
             assert!(backlog.push(&frame(i, size)));
         }
         let (memory, disk) = backlog.waiting();
-        assert!(memory <= MEMORY_LIMIT, "memory stays bounded: {memory}");
+        assert!(memory <= Limits::default().memory, "memory stays bounded: {memory}");
         assert!(disk > 0, "the rest is on disk");
 
         let mut all = Vec::new();
@@ -177,7 +196,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_spool_that_cannot_be_created_fails_the_backlog() {
-        let backlog = Backlog::new(PathBuf::from("/nonexistent-dir-for-spools"));
+        let backlog = Backlog::new(PathBuf::from("/nonexistent-dir-for-spools"), Limits::default());
         let size = 1024 * 1024;
         let mut accepted = 0;
         while backlog.push(&frame(accepted, size)) {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use super::backlog::Backlog;
+use super::backlog::{Backlog, Limits};
 use crate::protocol::{self, Event};
 
 pub type Frame = Arc<[u8]>;
@@ -26,8 +26,8 @@ impl Bus {
     }
 
     /// A new subscriber, whose overflow is spooled in `spool_dir`.
-    pub fn subscribe(&self, spool_dir: PathBuf) -> (u64, Arc<Backlog>) {
-        let backlog = Arc::new(Backlog::new(spool_dir));
+    pub fn subscribe(&self, spool_dir: PathBuf, limits: Limits) -> (u64, Arc<Backlog>) {
+        let backlog = Arc::new(Backlog::new(spool_dir, limits));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut subs = self.subscribers.lock().unwrap();
         subs.push((id, backlog.clone()));

@@ -78,6 +78,8 @@ pub struct Settings {
     pub in_process: bool,
     /// Start the saved process list (`dump.pm2`) at start (the boot service).
     pub resurrect: bool,
+    /// What a bus subscriber may have waiting (`PM2_BUS_MEMORY`, `PM2_BUS_SPOOL`).
+    pub bus_limits: backlog::Limits,
 }
 
 impl Settings {
@@ -103,6 +105,7 @@ impl Settings {
             log_date_format: std::env::var("PM2_LOG_DATE_FORMAT").ok().filter(|f| !f.is_empty()),
             in_process,
             resurrect: false,
+            bus_limits: backlog::Limits::from_env(),
         }
     }
 }

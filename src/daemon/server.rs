@@ -64,7 +64,7 @@ async fn connection(daemon: Arc<Daemon>, stream: UnixStream) {
         let id = frame.id;
         let request = Request::parse(&frame.method, frame.params);
         if matches!(request, Ok(Request::Subscribe)) && subscription.is_none() {
-            let (sub, events) = daemon.bus.subscribe(daemon.home.root.clone());
+            let (sub, events) = daemon.bus.subscribe(daemon.home.root.clone(), daemon.settings.bus_limits);
             subscription = Some(sub);
             let frame = protocol::encode(&Response::from_result(id, Ok(serde_json::json!({"subscribed": true}))));
             writer.lock().await.write_all(&frame).await.ok();
@@ -109,8 +109,12 @@ async fn forward_events(events: Arc<Backlog>, writer: Arc<Mutex<OwnedWriteHalf>>
     loop {
         batch.clear();
         if let Err(reason) = events.next(&mut batch, 256 * 1024).await {
+            // The last word, after what it had already received: the client reconnects.
             daemon_log!("dropping a bus subscriber: it {reason}");
-            let _ = writer.lock().await.shutdown().await;
+            let last = protocol::encode(&protocol::Event { event: "bus:dropped".into(), data: serde_json::json!({ "reason": reason }) });
+            let mut w = writer.lock().await;
+            let _ = w.write_all(&last).await;
+            let _ = w.shutdown().await;
             return;
         }
         if writer.lock().await.write_all(&batch).await.is_err() {
