@@ -22,7 +22,7 @@ const { benchEnv } = require('./lib/spawn')
 const machine = require('./lib/machine')
 const report = require('./lib/report')
 
-const SCENARIOS = ['connect', 'start', 'crash', 'fifty', 'cpu', 'messaging', 'scale', 'cluster', 'runtime', 'cli']
+const SCENARIOS = ['connect', 'start', 'crash', 'fifty', 'cpu', 'messaging', 'flood', 'scale', 'cluster', 'runtime', 'cli']
 // The whole run's time. Rounds after a scenario's first are only run while they fit in it,
 // next to what the scenarios still to come need for their first round (their pairSeconds).
 const BUDGET_SECONDS = { quick: 100, full: 540 }
