@@ -172,9 +172,10 @@ impl LogSink {
 }
 
 /// Copies one pipe into its sink until the app closes it; the last lines of a crashing app
-/// are read before EOF, so none are lost. While `listening()`, complete lines also go to
-/// `on_line` (the bus), in order. Returns the end of the output when `keep_tail` is set.
-pub async fn pump<L, F>(pipe: OwnedFd, mut sink: LogSink, epoch: Arc<AtomicU64>, keep_tail: bool, listening: L, mut on_line: F) -> Tail
+/// are read before EOF, so none are lost. While `listening()`, the complete lines of each
+/// read also go to `on_lines` (the bus) in one piece, in order, as pm2 sends a chunk; a line
+/// is never split between two calls. Returns the end of the output when `keep_tail` is set.
+pub async fn pump<L, F>(pipe: OwnedFd, mut sink: LogSink, epoch: Arc<AtomicU64>, keep_tail: bool, listening: L, mut on_lines: F) -> Tail
 where
     L: Fn() -> bool,
     F: FnMut(&[u8]),
@@ -203,17 +204,16 @@ where
                 partial.clear();
                 return false;
             }
-            let mut rest = chunk;
-            while let Some(i) = rest.iter().position(|&b| b == b'\n') {
-                if partial.is_empty() {
-                    on_line(&rest[..=i]);
-                } else {
-                    partial.extend_from_slice(&rest[..=i]);
-                    on_line(&partial);
+            match chunk.iter().rposition(|&b| b == b'\n') {
+                Some(end) if partial.is_empty() => on_lines(&chunk[..=end]),
+                Some(end) => {
+                    partial.extend_from_slice(&chunk[..=end]);
+                    on_lines(&partial);
                     partial.clear();
                 }
-                rest = &rest[i + 1..];
+                None => {}
             }
+            let rest = chunk.iter().rposition(|&b| b == b'\n').map_or(chunk, |end| &chunk[end + 1..]);
             partial.extend_from_slice(rest);
             while partial.len() >= MAX_LINE {
                 let piece: Vec<u8> = partial.drain(..MAX_LINE).collect();
@@ -226,7 +226,7 @@ where
         }
     }
     if !partial.is_empty() && listening() {
-        on_line(&partial);
+        on_lines(&partial);
     }
     sink.finish();
     tail

@@ -598,10 +598,14 @@ fn pump_logs(d: &Arc<Daemon>, pipe: std::io::Result<std::os::fd::OwnedFd>, sink:
         let lines = daemon.clone();
         let line_origin = origin.clone();
         let mut rejections = report_crash.then(crash_report::RejectionScanner::default);
-        let tail = logs::pump(pipe, sink, epoch, report_crash, move || listening.bus.active(), move |line| {
-            let text = String::from_utf8_lossy(line);
-            if let Some(error) = rejections.as_mut().and_then(|r| r.line(&text)) {
-                lines.bus.emit("process:exception", json!({"at": now_ms(), "data": error, "process": line_origin}));
+        let tail = logs::pump(pipe, sink, epoch, report_crash, move || listening.bus.active(), move |chunk| {
+            let text = String::from_utf8_lossy(chunk);
+            if let Some(scanner) = rejections.as_mut() {
+                for line in text.split_inclusive('\n') {
+                    if let Some(error) = scanner.line(line) {
+                        lines.bus.emit("process:exception", json!({"at": now_ms(), "data": error, "process": line_origin}));
+                    }
+                }
             }
             lines.bus.emit(event, json!({"process": line_origin, "at": now_ms(), "data": text}))
         })
