@@ -204,7 +204,8 @@ where
                 partial.clear();
                 return false;
             }
-            match chunk.iter().rposition(|&b| b == b'\n') {
+            let last_end = chunk.iter().rposition(|&b| b == b'\n');
+            match last_end {
                 Some(end) if partial.is_empty() => on_lines(&chunk[..=end]),
                 Some(end) => {
                     partial.extend_from_slice(&chunk[..=end]);
@@ -213,11 +214,10 @@ where
                 }
                 None => {}
             }
-            let rest = chunk.iter().rposition(|&b| b == b'\n').map_or(chunk, |end| &chunk[end + 1..]);
-            partial.extend_from_slice(rest);
+            partial.extend_from_slice(last_end.map_or(chunk, |end| &chunk[end + 1..]));
             while partial.len() >= MAX_LINE {
                 let piece: Vec<u8> = partial.drain(..MAX_LINE).collect();
-                on_line(&piece);
+                on_lines(&piece);
             }
             false
         });
