@@ -89,6 +89,7 @@ class Bus {
     this._listeners = []
     this._errorListeners = []
     this._native = null
+    this._closed = false
     this._open = open
   }
 
@@ -106,25 +107,27 @@ class Bus {
   }
 
   close(cb) {
+    this._closed = true
     const native = this._native
     this._native = null
     const done = native ? native.close() : Promise.resolve()
     return settle(cb, () => done.then(() => undefined))
   }
 
-  // The daemon dropped this subscription (it fell too far behind): say so, and subscribe
-  // again, so that the stream never silently stops.
+  // The daemon dropped this subscription (it fell too far behind): subscribe again, then
+  // say so, so that the stream never silently stops and a listener that reacts to the
+  // error already sees the events that follow it.
   _dropped(reason) {
-    const err = new Error(`The bus subscription was dropped by the daemon (${reason}); events were lost, reconnecting`)
-    if (this._errorListeners.length === 0) process.emitWarning(err.message)
-    for (const fn of this._errorListeners.slice()) process.nextTick(fn, err)
+    const err = new Error(`The bus subscription was dropped by the daemon (${reason}); events were lost, reconnected`)
     const old = this._native
     this._native = null
+    const report = (e) => {
+      if (this._errorListeners.length === 0) process.emitWarning(e.message)
+      for (const fn of this._errorListeners.slice()) process.nextTick(fn, e)
+    }
     Promise.resolve(old && old.close())
       .then(() => this._open(this))
-      .catch((e) => {
-        for (const fn of this._errorListeners.slice()) process.nextTick(fn, e)
-      })
+      .then(() => report(err), (e) => report(e))
   }
 
   _dispatch(batch) {
@@ -655,7 +658,9 @@ class API {
       await native.close()
       throw e
     }
-    bus._native = native
+    // Closed while a dropped subscription was being renewed: nobody listens any more.
+    if (bus._closed) await native.close()
+    else bus._native = native
   }
 
   sendLineToStdin(id, line, separator, cb) {

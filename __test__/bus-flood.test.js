@@ -9,7 +9,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 
-const { IS_ORIGINAL, sandbox, call, waitFor, openBus, readDaemonPid } = require('./helpers');
+const { IS_ORIGINAL, sandbox, call, waitFor, openBus, readDaemonPid, withTimeout } = require('./helpers');
 
 const LINES = 300000;
 const MESSAGES = 200000;
@@ -91,7 +91,7 @@ test('a subscriber that blocks for 3 s during a burst loses no line and no messa
   // still subscribed: a later event arrives
   const later = new Promise((resolve) => bus.on('process:event', (p) => p.event === 'restart' && resolve()));
   await call(pm2, 'restart', 'flooder');
-  await later;
+  await withTimeout(later, 30000, 'the restart event after the burst');
   if (!IS_ORIGINAL) {
     const peak = peakRssMiB(readDaemonPid(home));
     assert.ok(peak < DAEMON_PEAK_MIB, `daemon peak RSS ${peak.toFixed(1)} MiB, bound ${DAEMON_PEAK_MIB}`);
@@ -126,5 +126,5 @@ test('a subscription the daemon must drop is reported as a bus error, and the bu
   // the same bus object receives events again
   const back = new Promise((resolve) => bus.on('process:event', (p) => p.event === 'stop' && resolve()));
   await call(pm2, 'stop', 'flooder');
-  await back;
+  await withTimeout(back, 30000, 'the stop event after the drop');
 });
