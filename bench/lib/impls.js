@@ -7,9 +7,15 @@ const path = require('path')
 
 const ROOT = path.resolve(__dirname, '..', '..')
 
+// PM2_BENCH_AGAINST=<directory of another checkout of this package, built> puts that build
+// in the original's place: the same scenarios then measure a change against what came before.
+const AGAINST = process.env.PM2_BENCH_AGAINST ? path.resolve(process.env.PM2_BENCH_AGAINST) : null
+
 const IMPLS = {
   rs: { key: 'rs', label: 'pm2-rs', request: 'pm2' },
-  orig: { key: 'orig', label: 'pm2', request: 'pm2-original' },
+  orig: AGAINST
+    ? { key: 'orig', label: `pm2-rs at ${path.basename(AGAINST)}`, request: AGAINST, dir: AGAINST }
+    : { key: 'orig', label: 'pm2', request: 'pm2-original', dir: path.join(ROOT, 'node_modules', 'pm2-original') },
 }
 
 function modulePath(key) {

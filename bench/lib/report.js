@@ -127,7 +127,7 @@ function markdown({ scenarios, results, machine, quick, rounds, seconds }) {
     `# Benchmark: ${IMPLS.rs.label} and ${IMPLS.orig.label}, side by side${quick ? ' (quick mode: small sizes, smoke run)' : ''}`,
     '',
     `- Date: ${machine.date}`,
-    `- Versions: ${IMPLS.rs.label} ${machine.versions.rs} (this repository), ${IMPLS.orig.label} ${machine.versions.orig} (the original, installed as \`pm2-original\`), Node.js ${machine.node}`,
+    `- Versions: ${IMPLS.rs.label} ${machine.versions.rs} (this repository), ${IMPLS.orig.label} ${machine.versions.orig} (${IMPLS.orig.request === 'pm2-original' ? 'the original, installed as \`pm2-original\`' : 'another build of this package'}), Node.js ${machine.node}`,
     `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memory} RAM, ${machine.os}`,
     `- Method: \`npm run bench${quick ? ':quick' : ''}\` (${seconds} s). Every scenario round runs in its own process with a fresh \`PM2_HOME\` and ends with \`killDaemon\`; ` +
       `the two implementations alternate round by round (${rounds}). Figures are medians over all samples, with p99 where there are at least 200 samples; ` +

@@ -4,12 +4,12 @@
 // pm2-rs runs its launcher (bin/pm2), the original its bin/pm2 (a Node script).
 
 const path = require('path')
-const { ROOT } = require('../lib/impls')
+const { ROOT, IMPLS } = require('../lib/impls')
 const { appPath, timeProcess } = require('../lib/spawn')
 
 const COMMANDS = {
   rs: path.join(ROOT, 'bin', 'pm2'),
-  orig: path.join(ROOT, 'node_modules', 'pm2-original', 'bin', 'pm2'),
+  orig: path.join(IMPLS.orig.dir, 'bin', 'pm2'),
 }
 
 module.exports = {

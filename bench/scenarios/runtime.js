@@ -5,13 +5,13 @@
 
 const path = require('path')
 const { spawn } = require('child_process')
-const { ROOT } = require('../lib/impls')
+const { ROOT, IMPLS } = require('../lib/impls')
 const { appPath, benchEnv } = require('../lib/spawn')
 const procfs = require('../lib/procfs')
 
 const RUNTIME = {
   rs: path.join(ROOT, 'bin', 'pm2-runtime'),
-  orig: path.join(ROOT, 'node_modules', 'pm2-original', 'bin', 'pm2-runtime'),
+  orig: path.join(IMPLS.orig.dir, 'bin', 'pm2-runtime'),
 }
 
 // Spawns `cmd args`; resolves with the ms until a stdout line starts with "first line", and
