@@ -122,22 +122,23 @@ impl Rules {
         for path in &spec.watch {
             // (`cwd/.` as `cwd`, so that paths compare and match as the kernel reports them)
             let path: &PathBuf = &path.components().filter(|c| *c != Component::CurDir).collect();
-            let text = path.to_string_lossy();
-            if is_glob(&text) {
-                let base: PathBuf = path
-                    .components()
-                    .take_while(|c| !matches!(c, Component::Normal(s) if is_glob(&s.to_string_lossy())))
-                    .collect();
-                roots.push(Root::Glob { base, glob: glob(&text)?.compile_matcher() });
-            } else if path.is_dir() {
+            if path.is_dir() {
                 roots.push(Root::Dir(path.clone()));
+                continue;
+            }
+            // What exists is taken literally (an app's cwd may well contain `[` or `*`); a
+            // glob can only be in the rest.
+            let base: PathBuf = path.ancestors().skip(1).find(|a| a.is_dir()).unwrap_or(Path::new("/")).to_path_buf();
+            let rest = path.strip_prefix(&base).unwrap_or(path).to_string_lossy();
+            if is_glob(&rest) {
+                let pattern = format!("{}/{rest}", globset::escape(base.to_string_lossy().trim_end_matches('/')));
+                roots.push(Root::Glob { base, glob: glob(&pattern)?.compile_matcher() });
             } else {
                 roots.push(Root::File(path.clone()));
             }
         }
         let mut ignore = GlobSetBuilder::new();
-        let cwd = spec.cwd.to_string_lossy();
-        let cwd = cwd.trim_end_matches('/');
+        let cwd = globset::escape(spec.cwd.to_string_lossy().trim_end_matches('/'));
         for pattern in &spec.ignore {
             let p = pattern.trim_start_matches("./").trim_end_matches('/');
             if p.is_empty() {
@@ -415,6 +416,18 @@ mod tests {
         let _ = fs::remove_dir_all(&d);
         fs::create_dir_all(&d).unwrap();
         d.canonicalize().unwrap()
+    }
+
+    #[test]
+    fn glob_characters_in_the_cwd_are_taken_literally() {
+        let dir = tempdir().join("app[1]*");
+        fs::create_dir_all(dir.join("node_modules")).unwrap();
+        let rules = Rules::new(&spec(&dir, &["*.js"], &["node_modules"])).unwrap();
+        let Root::Glob { glob, .. } = &rules.roots[0] else { panic!("*.js is a glob") };
+        assert!(glob.is_match(dir.join("server.js")));
+        assert!(!glob.is_match(dir.with_file_name("app1x").join("server.js")));
+        assert!(rules.ignored(&dir.join("node_modules/x.js")));
+        assert!(!rules.ignored(&dir.join("lib/x.js")));
     }
 
     #[test]
