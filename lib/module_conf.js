@@ -66,28 +66,26 @@ class ModuleConf {
     return node
   }
 
-  set(key, value) {
-    const conf = this.all()
+  // Edits return the changed configuration; `save` writes it.
+  static set(conf, key, value) {
     const levels = splitKey(key)
     ModuleConf.parentOf(conf, levels)[levels[levels.length - 1]] = value
-    return this.save(conf)
+    return conf
   }
 
-  unset(key) {
-    if (key === 'all') return this.save({})
-    const conf = this.all()
+  static unset(conf, key) {
+    if (key === 'all') return {}
     const levels = splitKey(key)
     delete ModuleConf.parentOf(conf, levels)[levels[levels.length - 1]]
-    return this.save(conf)
+    return conf
   }
 
   // "key1 value1 key2 value2", double quotes keeping spaces in a value.
-  multiset(serial) {
+  static multiset(conf, serial) {
     if (typeof serial !== 'string') throw new Error('multiset() takes a string of "key value" pairs')
     const words = serial.match(/(?:[^ "]+|"[^"]*")+/g) || []
     if (words.length === 0 || words.length % 2 !== 0) throw new Error(`multiset() needs "key value" pairs, got: ${serial}`)
-    let conf
-    for (let i = 0; i < words.length; i += 2) conf = this.set(words[i], words[i + 1])
+    for (let i = 0; i < words.length; i += 2) ModuleConf.set(conf, words[i], words[i + 1])
     return conf
   }
 

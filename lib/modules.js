@@ -2,7 +2,8 @@
 // pm2's module calls. No pm2 module runs here (they need pm2's Node daemon); what scripts
 // rely on still works: the module configuration in module_conf.json (get / set / unset /
 // multiset / conf, which pm2-logrotate's settings live in), `uninstall('all')`, and
-// `install('pm2-logrotate')`, whose job the daemon's built-in rotation does.
+// `install('pm2-logrotate')`, whose job the daemon's built-in rotation does: a change to
+// pm2-logrotate's settings is checked and applied by the daemon before it is saved.
 
 const { ModuleConf } = require('./module_conf')
 
@@ -32,19 +33,33 @@ module.exports = function addModules(API, { settle }) {
     return new ModuleConf(this.pm2_home)
   }
 
+  // Applies `change` to module_conf.json. When pm2-logrotate's settings change, the daemon
+  // takes them first (and refuses a value it cannot use): the file never holds settings
+  // the running rotation does not follow.
+  P._editModuleConf = async function _editModuleConf(change) {
+    const file = this._moduleConf()
+    const before = file.all()
+    const after = change(structuredClone(before))
+    const section = (conf) => (conf[LOGROTATE] && typeof conf[LOGROTATE] === 'object' ? conf[LOGROTATE] : null)
+    if (JSON.stringify(section(before)) !== JSON.stringify(section(after))) {
+      await this._call('setLogRotation', { conf: section(after) })
+    }
+    return file.save(after)
+  }
+
   P.install = function install(spec, opts, cb) {
     if (typeof opts === 'function') [cb, opts] = [opts, undefined]
-    return settle(cb, () => {
+    return settle(cb, async () => {
       const name = moduleName(spec)
       if (name !== LOGROTATE) {
         throw new Error(`Installing pm2 modules is not supported (${spec}): modules run inside pm2's Node daemon, which this implementation replaces. Start the module's script as an app with start() instead`)
       }
-      const conf = this._moduleConf()
-      const all = conf.all()
-      const current = all[LOGROTATE] && typeof all[LOGROTATE] === 'object' ? all[LOGROTATE] : {}
-      for (const [k, v] of Object.entries(LOGROTATE_DEFAULTS)) if (!(k in current)) current[k] = v
-      all[LOGROTATE] = current
-      conf.save(all)
+      await this._editModuleConf((all) => {
+        const current = all[LOGROTATE] && typeof all[LOGROTATE] === 'object' ? all[LOGROTATE] : {}
+        for (const [k, v] of Object.entries(LOGROTATE_DEFAULTS)) if (!(k in current)) current[k] = v
+        all[LOGROTATE] = current
+        return all
+      })
       return {
         success: true,
         builtin: true,
@@ -54,11 +69,11 @@ module.exports = function addModules(API, { settle }) {
   }
 
   P.uninstall = function uninstall(spec, cb) {
-    return settle(cb, () => {
+    return settle(cb, async () => {
       if (spec === 'all') return undefined
       const name = moduleName(spec)
       if (name === LOGROTATE) {
-        this._moduleConf().unset(LOGROTATE)
+        await this._editModuleConf((all) => ModuleConf.unset(all, LOGROTATE))
         return undefined
       }
       throw new Error(`Unknown module ${name}: no pm2 module is installed (pm2 modules are not supported here)`)
@@ -80,23 +95,23 @@ module.exports = function addModules(API, { settle }) {
   }
 
   P.set = function set(key, value, cb) {
-    return settle(cb, () => {
+    return settle(cb, async () => {
       if (!key) throw new Error('set(key, value) needs a key; edit module_conf.json to change several at once')
-      this._moduleConf().set(key, value)
+      await this._editModuleConf((all) => ModuleConf.set(all, key, value))
       return { success: true }
     })
   }
 
   P.multiset = function multiset(serial, cb) {
-    return settle(cb, () => {
-      this._moduleConf().multiset(serial)
+    return settle(cb, async () => {
+      await this._editModuleConf((all) => ModuleConf.multiset(all, serial))
       return { success: true }
     })
   }
 
   P.unset = function unset(key, cb) {
-    return settle(cb, () => {
-      this._moduleConf().unset(key)
+    return settle(cb, async () => {
+      await this._editModuleConf((all) => ModuleConf.unset(all, key))
       return { success: true }
     })
   }

@@ -45,6 +45,10 @@ impl Home {
     pub fn pids_dir(&self) -> PathBuf {
         self.root.join("pids")
     }
+    /// Module settings (`pm2 set module:key value`), pm2-logrotate's among them.
+    pub fn module_conf_file(&self) -> PathBuf {
+        self.root.join("module_conf.json")
+    }
     pub fn dump_file(&self) -> PathBuf {
         self.root.join("dump.pm2")
     }

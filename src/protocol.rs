@@ -127,6 +127,13 @@ pub struct DumpParams {
     pub force: bool,
 }
 
+/// pm2-logrotate's settings as `module_conf.json` holds them (`null`: it has none).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct LogRotationParams {
+    pub conf: Option<serde_json::Map<String, Value>>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct ContextParams {
@@ -151,6 +158,7 @@ pub enum Request {
     GetPid(Selection),
     Flush(Selection),
     ReloadLogs,
+    SetLogRotation(LogRotationParams),
     SendSignal(SignalParams),
     SendData(DataParams),
     SendLine(LineParams),
@@ -195,6 +203,7 @@ impl Request {
             "getPID" => Request::GetPid(p(method, params)?),
             "flush" => Request::Flush(p(method, params)?),
             "reloadLogs" => Request::ReloadLogs,
+            "setLogRotation" => Request::SetLogRotation(p(method, params)?),
             "sendSignalToProcessName" | "sendSignalToProcessId" => Request::SendSignal(p(method, params)?),
             "sendDataToProcessId" => Request::SendData(p(method, params)?),
             "sendLineToStdin" => Request::SendLine(p(method, params)?),

@@ -38,7 +38,7 @@ pub fn reload_logs(ctx: &mut Ctx) -> Outcome {
 }
 
 pub fn logrotate() -> Outcome {
-    output::info("Log rotation is built in: set max_size, retain and compress on an app, or PM2_LOG_MAX_SIZE, PM2_LOG_RETAIN and PM2_LOG_COMPRESS for every app.");
+    output::info("Log rotation is built in: `pm2 set pm2-logrotate:max_size 10M` (also retain, compress, dateFormat, rotateInterval) for every app, max_size / retain / compress on an app, or PM2_LOG_MAX_SIZE, PM2_LOG_RETAIN and PM2_LOG_COMPRESS.");
     Ok(())
 }
 

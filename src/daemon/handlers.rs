@@ -9,7 +9,7 @@ use nix::unistd::Pid;
 
 use super::process_table::{Status, Target};
 use super::supervisor::Supervisor;
-use super::{dump, logs, Daemon};
+use super::{dump, logrotate, logs, Daemon};
 use crate::config::{self, StartContext};
 use crate::protocol::{self, Request, Selection, PACKAGE_VERSION};
 
@@ -39,6 +39,7 @@ pub async fn dispatch(d: &Arc<Daemon>, request: Request) -> Result<Answer, Strin
             d.reload_logs();
             json!({})
         }
+        Request::SetLogRotation(params) => set_log_rotation(d, params)?,
         Request::SendSignal(params) => d.ask(move |s| send_signal(s, params)).await??,
         Request::SendData(params) => d.ask(move |s| send_data(s, params)).await??,
         Request::SendLine(params) => send_line(d, params).await?,
@@ -433,6 +434,24 @@ fn flush(s: &Supervisor, sel: &Selection) -> Result<Value, String> {
         logs::truncate(&s.d.home.log_file());
     }
     Ok(description_values(s, &ids))
+}
+
+/// pm2-logrotate's settings changed (`set`, `unset`, `multiset`): checked, then applied
+/// to running apps at once. Answers what rotation now does.
+fn set_log_rotation(d: &Arc<Daemon>, params: protocol::LogRotationParams) -> Result<Value, String> {
+    let settings = match params.conf {
+        None => None,
+        Some(section) => {
+            let (settings, problems) = logrotate::Settings::parse(&section);
+            if !problems.is_empty() {
+                return Err(problems.join("; "));
+            }
+            Some(settings)
+        }
+    };
+    let answer = settings.as_ref().map_or(Value::Null, logrotate::Settings::to_json);
+    d.log_rotation.apply(d, settings);
+    Ok(answer)
 }
 
 fn parse_signal(v: Option<&Value>) -> Result<Signal, String> {

@@ -15,14 +15,16 @@ thread_local! {
 
 use super::crash_report::Tail;
 use super::log_format::LineFormat;
-use super::rotate::{self, Rotation};
+use super::rotate::{self, Overrides, Rotation};
 use crate::limits::MAX_LINE;
 
-/// How a stream's lines are written and when its files rotate.
-#[derive(Debug, Clone, Default)]
+/// How a stream's lines are written and when its files rotate: the app's own rotation
+/// settings over the daemon's defaults, which may change while the app runs.
+#[derive(Debug, Clone)]
 pub struct LogOptions {
     pub format: Option<LineFormat>,
-    pub rotation: Option<Rotation>,
+    pub rotation: Overrides,
+    pub defaults: tokio::sync::watch::Receiver<Option<Rotation>>,
 }
 
 /// A set of append-only files written together (the stream's own file and the combined log).
@@ -31,6 +33,8 @@ pub struct LogSink {
     files: Vec<Option<File>>,
     epoch: u64,
     options: LogOptions,
+    /// `options` resolved against the current defaults.
+    rotation: Option<Rotation>,
     /// An incomplete last line, held until its end arrives (formatted output only).
     partial: Vec<u8>,
     /// A failing disk is reported once, not at every write.
@@ -61,9 +65,10 @@ fn open_append(path: &PathBuf) -> Option<File> {
 }
 
 impl LogSink {
-    pub fn open(paths: Vec<PathBuf>, epoch: u64, options: LogOptions) -> Self {
+    pub fn open(paths: Vec<PathBuf>, epoch: u64, mut options: LogOptions) -> Self {
         let files = paths.iter().map(open_append).collect();
-        LogSink { paths, files, epoch, options, partial: Vec::new(), failing: false }
+        let rotation = options.rotation.resolve(options.defaults.borrow_and_update().as_ref());
+        LogSink { paths, files, epoch, options, rotation, partial: Vec::new(), failing: false }
     }
 
     pub fn write(&mut self, chunk: &[u8], epoch: &AtomicU64) {
@@ -102,7 +107,10 @@ impl LogSink {
     /// Writes, rotating whenever a file reaches `max_size`, always at the end of a line: the
     /// line that crosses the limit is finished in the old file.
     fn write_rotating(&mut self, mut bytes: &[u8], epoch: &AtomicU64) {
-        let Some(max) = self.options.rotation.as_ref().map(|r| r.max_size) else { return self.write_raw(bytes) };
+        if self.options.defaults.has_changed().unwrap_or(false) {
+            self.rotation = self.options.rotation.resolve(self.options.defaults.borrow_and_update().as_ref());
+        }
+        let Some(max) = self.rotation.as_ref().map(|r| r.max_size) else { return self.write_raw(bytes) };
         while !bytes.is_empty() {
             let size = self.files.iter().flatten().filter_map(|f| f.metadata().ok()).map(|m| m.len()).max().unwrap_or(0);
             let room = max.saturating_sub(size) as usize;
@@ -150,7 +158,7 @@ impl LogSink {
     }
 
     fn rotate(&mut self, epoch: &AtomicU64) {
-        let Some(rotation) = self.options.rotation.clone() else { return };
+        let Some(rotation) = self.rotation.clone() else { return };
         let mut rotated = false;
         for (path, file) in self.paths.iter().zip(self.files.iter_mut()) {
             let Some(f) = file else { continue };

@@ -29,6 +29,7 @@ pub mod handlers;
 pub mod http;
 pub mod ipc;
 pub mod log_format;
+pub mod logrotate;
 pub mod logs;
 pub mod monitor;
 pub mod process_table;
@@ -101,6 +102,7 @@ impl Settings {
                     max_size,
                     retain: ms("PM2_LOG_RETAIN", 30) as usize,
                     compress: std::env::var("PM2_LOG_COMPRESS").is_ok_and(|v| v == "true"),
+                    date_format: rotate::DATE_FORMAT.into(),
                 }),
             log_date_format: std::env::var("PM2_LOG_DATE_FORMAT").ok().filter(|f| !f.is_empty()),
             in_process,
@@ -120,6 +122,8 @@ pub struct Daemon {
     pub cluster: Arc<cluster::Cluster>,
     /// Bumped by `reloadLogs`: log writers reopen their files when it changes.
     pub log_epoch: Arc<AtomicU64>,
+    /// How logs rotate when apps do not say (pm2-logrotate's settings, `PM2_LOG_*`).
+    pub log_rotation: logrotate::LogRotation,
     /// Signalled at each change of the process table, to save it.
     pub table_changed: tokio::sync::Notify,
     /// Becomes true when the daemon must exit.
@@ -187,10 +191,12 @@ pub async fn run(home: Home, settings: Settings, ready: impl FnOnce(Result<(), S
         bus: bus::Bus::default(),
         cluster: Default::default(),
         log_epoch: Arc::new(AtomicU64::new(0)),
+        log_rotation: logrotate::LogRotation::new(settings.log_rotation.clone()),
         table_changed: tokio::sync::Notify::new(),
         shutdown,
     });
     let supervisor = tokio::spawn(supervisor::run(daemon.clone(), messages));
+    daemon.log_rotation.apply(&daemon, logrotate::Settings::load(&home));
     let monitor = tokio::spawn(monitor::run(daemon.clone(), settings.monitor_interval));
     // Apps die with an in-process daemon: only a standalone one has a table to recover.
     let persister = (!settings.in_process).then(|| tokio::spawn(recovery::persist(daemon.clone())));
@@ -217,6 +223,7 @@ pub async fn run(home: Home, settings: Settings, ready: impl FnOnce(Result<(), S
     server::serve(daemon.clone(), listener).await;
 
     monitor.abort();
+    daemon.log_rotation.stop();
     for task in [signals, reaper, persister, http, Some(supervisor)].into_iter().flatten() {
         task.abort();
     }

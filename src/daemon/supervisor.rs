@@ -24,7 +24,7 @@ use super::cron::CronJobs;
 use super::log_format::LineFormat;
 use super::logs::{self, LogOptions, LogSink};
 use super::process_table::{Monit, Proc, ProcessTable, Status};
-use super::rotate::Rotation;
+use super::rotate::Overrides;
 use super::transitions::{Effect, Event};
 use super::watch::Watchers;
 use super::{cluster, crash_report, exits, ipc, monitor, now_ms, restart, spawn, tree, Daemon};
@@ -566,25 +566,7 @@ fn log_options(d: &Daemon, spec: &AppSpec, pm_id: u32, kind: &'static str) -> Lo
     } else {
         date_format.map(|date_format| LineFormat::Prefix { date_format })
     };
-    let defaults = d.settings.log_rotation.clone();
-    let rotation = match (spec.log_max_size, defaults) {
-        (Some(max_size), d) => Some(Rotation {
-            max_size,
-            retain: spec.log_retain.map(|r| r as usize).or(d.as_ref().map(|d| d.retain)).unwrap_or(30),
-            compress: spec.log_compress.or(d.map(|d| d.compress)).unwrap_or(false),
-        }),
-        (None, Some(mut d)) => {
-            if let Some(r) = spec.log_retain {
-                d.retain = r as usize;
-            }
-            if let Some(c) = spec.log_compress {
-                d.compress = c;
-            }
-            Some(d)
-        }
-        (None, None) => None,
-    };
-    LogOptions { format, rotation }
+    LogOptions { format, rotation: Overrides::of(spec), defaults: d.log_rotation.subscribe() }
 }
 
 /// Copies a pipe to its files and, while someone listens, to the bus. For Node apps'
