@@ -8,6 +8,7 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 
 const { IS_ORIGINAL, sandbox, call, errText, waitFor, isAlive } = require('./helpers');
@@ -386,6 +387,8 @@ test('a dump that cannot be parsed is moved aside and resurrect falls back to th
 
 test('resurrect() without a callback and nothing to resurrect answers false at once', async (t) => {
   const box = await deploySandbox(t);
+  // pm2 looks for the dump of the default home (~/.pm2) here, whatever pm2_home says.
+  if (IS_ORIGINAL && fs.existsSync(path.join(os.homedir(), '.pm2', 'dump.pm2'))) return t.skip('pm2 reads ~/.pm2/dump.pm2, which exists here');
   const res = box.pm2.resurrect();
   assert.equal(res, false);
 });
@@ -423,4 +426,24 @@ test('restart with watch: true / false switches watching on and off; a stopped a
   touch();
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal((await procs(box.pm2, 'w'))[0].pm2_env.status, 'stopped', 'an edit started a stopped app');
+});
+
+test('stop turns watching off as pm2 does: a later restart does not watch until asked', async (t) => {
+  const box = await deploySandbox(t);
+  await call(box.pm2, 'start', app(box, { name: 'ws', watch: true, ignore_watch: ['out'] }));
+  await reportsOf(box, 'ws');
+  await call(box.pm2, 'stop', 'ws');
+  const [stopped] = await procs(box.pm2, 'ws');
+  assert.equal(stopped.pm2_env.watch, false, 'stop turned watch off');
+
+  await call(box.pm2, 'restart', 'ws');
+  const [again] = await reportsOf(box, 'ws');
+  const [p] = await procs(box.pm2, 'ws');
+  assert.equal(p.pm2_env.watch, false, 'restart kept it off');
+  const restarts = p.pm2_env.restart_time;
+  fs.writeFileSync(box.script, fs.readFileSync(box.script, 'utf8') + '\n');
+  await new Promise((r) => setTimeout(r, 1500));
+  const [after] = await procs(box.pm2, 'ws');
+  assert.equal(after.pm2_env.restart_time, restarts, 'an edit restarted an app whose watching stop turned off');
+  assert.equal(after.pid, again.pid);
 });

@@ -215,10 +215,14 @@ enum Action {
 /// Runs an action on every selected process at once.
 async fn each(d: &Arc<Daemon>, sel: &Selection, action: Action) -> Result<Value, String> {
     let sel = sel.clone();
+    let (home, kill_timeout) = (d.home.clone(), d.settings.kill_timeout);
     let (ids, before) = d
         .ask(move |s| {
             let ids = select(s, &sel)?;
             let before = description_values(s, &ids);
+            if matches!(action, Action::Stop) {
+                stop_watching(s, &ids, &home, kill_timeout);
+            }
             Ok::<_, String>((ids, before))
         })
         .await??;
@@ -239,6 +243,23 @@ async fn each(d: &Arc<Daemon>, sel: &Selection, action: Action) -> Result<Value,
         Action::Stop => descriptions(d, ids).await?,
         Action::Delete => mark_deleted(before),
     })
+}
+
+/// As in pm2, stopping an app also turns its `watch` off: a later restart does not watch
+/// again unless asked to (`restart(name, {watch: true})`).
+fn stop_watching(s: &mut Supervisor, ids: &[u32], home: &crate::home::Home, kill_timeout: u64) {
+    for &id in ids {
+        let Some(p) = s.table.get_mut(id) else { continue };
+        if p.spec.watch.is_empty() {
+            continue;
+        }
+        let mut source = p.spec.source.clone();
+        merge_options(&mut source, &json!({"watch": false}));
+        match config::normalize(&source, &p.spec.context, home, kill_timeout) {
+            Ok(spec) => p.set_spec(Arc::new(spec)),
+            Err(e) => daemon_log!("cannot turn watching off for {}: {e}", p.spec.name),
+        }
+    }
 }
 
 fn mark_deleted(mut before: Value) -> Value {
