@@ -75,6 +75,20 @@ test("install('pm2-logrotate') reports that rotation is built in and keeps its s
   assert.equal(moduleConf(home)['pm2-logrotate'], undefined);
 });
 
+test('pm2 install pm2-logrotate succeeds, saying rotation is built in, so setup scripts keep working', { timeout: TEST_TIMEOUT, skip: ONLY_OURS }, async (t) => {
+  const box = await cliSandbox(t);
+  let r = await box.pm2cli(['install', 'pm2-logrotate']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /rotation is built in/i);
+  assert.equal(moduleConf(box.home)['pm2-logrotate'].max_size, '10M');
+  r = await box.pm2cli(['uninstall', 'pm2-logrotate']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(moduleConf(box.home)['pm2-logrotate'], undefined);
+  r = await box.pm2cli(['install', 'pm2-server-monit']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /Installing pm2 modules is not supported \(pm2-server-monit\)/);
+});
+
 test('installing any other module is a clear error that says what to do instead', { timeout: TEST_TIMEOUT, skip: ONLY_OURS }, async (t) => {
   const { pm2 } = await sandbox(t);
   await assert.rejects(call(pm2, 'install', 'pm2-server-monit'), /Installing pm2 modules is not supported \(pm2-server-monit\).*start\(\)/);

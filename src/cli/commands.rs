@@ -99,6 +99,8 @@ pub fn build() -> Command {
             cmd("unset", "remove a module configuration value").arg(target("key", "module:key")),
             cmd("multiset", "set several values: \"key1 value1 key2 value2\"").arg(target("value", "keys and values")),
             cmd("get", "print the module configuration, or one value").arg(optional("key", "module:key")),
+            cmd("install", "pm2-logrotate: its job is built in (other modules are not supported)").visible_alias("module:install").arg(target("module", "module name")),
+            cmd("uninstall", "remove pm2-logrotate's settings (all: every module)").visible_alias("module:uninstall").arg(target("module", "module name or all")),
             cmd("conf", "get or set a module configuration value").visible_alias("config").arg(optional("key", "module:key")).arg(optional("value", "value")),
             cmd("serve", "serve a directory over HTTP as an app").visible_alias("expose").arg(optional("path", "directory (default .)")).arg(optional("port", "port (default 8080)"))
                 .arg(Arg::new("port-flag").long("port").action(ArgAction::Set).help("port")).arg(switch("spa", "answer index.html for every unknown path"))
@@ -142,7 +144,7 @@ pub fn run(ctx: &mut Ctx, name: &str, m: &ArgMatches) -> Outcome {
         "startup" | "unstartup" => admin::startup(ctx, name, m),
         "ecosystem" => misc::ecosystem(ctx, m),
         "examples" => misc::examples(),
-        "set" | "unset" | "multiset" | "get" | "conf" | "serve" | "deploy" => node_api::run(ctx, name, m),
+        "set" | "unset" | "multiset" | "get" | "conf" | "install" | "uninstall" | "serve" | "deploy" => node_api::run(ctx, name, m),
         other => misc::unsupported(other),
     }
 }

@@ -1,4 +1,5 @@
-//! Commands whose work the API does in JavaScript (module configuration, `serve`, `deploy`):
+//! Commands whose work the API does in JavaScript (module configuration and `install` /
+//! `uninstall` of pm2-logrotate, `serve`, `deploy`):
 //! Node runs this package's API for them, so the command and `require('pm2')` do the same.
 //! Only these commands pay for a Node start.
 
@@ -82,6 +83,15 @@ pub fn run(ctx: &mut Ctx, name: &str, m: &ArgMatches) -> Outcome {
         }
         "multiset" => {
             call(ctx, "multiset", json!([arg(m, "value").unwrap_or_default()]))?;
+        }
+        "install" => {
+            let answer = call(ctx, "install", json!([arg(m, "module").unwrap_or_default()]))?;
+            output::info(answer["message"].as_str().unwrap_or("Installed"));
+        }
+        "uninstall" => {
+            let module = arg(m, "module").unwrap_or_default();
+            call(ctx, "uninstall", json!([module]))?;
+            output::info(format!("Module {module} uninstalled"));
         }
         "get" => show(&call(ctx, "get", json!([arg(m, "key")]))?),
         "conf" => show(&call(ctx, "conf", json!([arg(m, "key"), arg(m, "value")]))?),
