@@ -304,6 +304,7 @@ test('results carry pm2\'s per-process shapes, with the Node version that runs t
   assert.equal(started.pm2_env.name, 'shape');
   assert.equal(typeof started.pm2_env.pm_id, 'number');
   const [rep] = await reportsOf(box, 'shape');
+  assert.equal(started.process.pid, rep.pid, 'process.pid is the app\'s pid');
   const [listed] = await procs(box.pm2, 'shape');
   assert.equal(listed.pm2_env.node_version, rep.node.replace(/^v/, ''));
 

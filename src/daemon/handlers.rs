@@ -194,7 +194,12 @@ async fn start(d: &Arc<Daemon>, params: protocol::StartParams) -> Result<Value, 
         }
         affected.extend(known.0);
     }
-    descriptions(d, affected).await
+    // pm2 answers a start with its child processes: `process: {pid}` beside `pm2_env`.
+    let mut started = descriptions(d, affected).await?;
+    for item in started.as_array_mut().into_iter().flatten() {
+        item["process"] = json!({"pid": item["pid"]});
+    }
+    Ok(started)
 }
 
 /// The name a declaration gives its app, or its script's, for error messages.
