@@ -5,6 +5,7 @@
 // same checks hold for both where the two agree.
 
 const path = require('node:path');
+const { execFileSync } = require('node:child_process');
 const { ROOT, IS_ORIGINAL, sandbox, runChild } = require('./helpers');
 
 const CLI = IS_ORIGINAL ? path.join(ROOT, 'node_modules', 'pm2-original', 'bin', 'pm2') : path.join(ROOT, 'bin', 'pm2');
@@ -40,4 +41,38 @@ function tableRows(stdout) {
   return lines.slice(1).map((l) => Object.fromEntries(cells(l).map((c, i) => [header[i], c])));
 }
 
-module.exports = { CLI, cliSandbox, tableRows, plain };
+function hasTmux() {
+  try {
+    execFileSync('tmux', ['-V']);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// Real terminals for a test: a tmux server of its own (a shared one exits with its last
+// session, under the feet of the next test's), killed with everything in it when the test ends.
+let servers = 0;
+function terminals(t, { cols = 120, rows = 30 } = {}) {
+  const socket = `pm2-test-${process.pid}-${++servers}`;
+  const tmux = (...args) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+  t.after(() => { try { tmux('kill-server'); } catch { /* gone already */ } });
+  let opened = 0;
+  return {
+    // Runs `command` on a new terminal; returns the terminal's name.
+    open(command) {
+      const name = `t${++opened}`;
+      tmux('new-session', '-d', '-s', name, '-x', String(cols), '-y', String(rows), command);
+      return name;
+    },
+    // What the terminal shows (with its colour escapes if asked).
+    screen(name, { escapes = false } = {}) {
+      return tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', name);
+    },
+    keys(name, ...keys) {
+      tmux('send-keys', '-t', name, ...keys);
+    },
+  };
+}
+
+module.exports = { CLI, cliSandbox, tableRows, plain, hasTmux, terminals };

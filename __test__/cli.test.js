@@ -10,7 +10,7 @@ const path = require('node:path');
 const { spawn } = require('node:child_process');
 
 const { IS_ORIGINAL, waitFor } = require('./helpers');
-const { CLI, cliSandbox, tableRows } = require('./cli-helpers');
+const { CLI, cliSandbox, tableRows, hasTmux, terminals } = require('./cli-helpers');
 
 const TICKER = "setInterval(() => console.log('tick ' + process.argv.slice(2).join(' ')), 200)\n";
 
@@ -237,18 +237,16 @@ test('logs follows new lines live from the bus', async (t) => {
 test('monit shows every app and moves between them with the arrow keys', { skip: IS_ORIGINAL || !hasTmux() }, async (t) => {
   const box = await withApp(t, 'first');
   await box.pm2cli(['start', 'app.js', '--name', 'second']);
-  const session = `pm2-monit-${process.pid}`;
-  const tmux = (...args) => require('node:child_process').execFileSync('tmux', args, { encoding: 'utf8' });
-  tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '30', `env PM2_HOME=${box.home} ${CLI} monit`);
-  t.after(() => { try { tmux('kill-session', '-t', session); } catch { /* gone */ } });
-  const screen = () => tmux('capture-pane', '-p', '-t', session);
+  const term = terminals(t, { cols: 120, rows: 30 });
+  const monit = term.open(`env PM2_HOME=${box.home} ${CLI} monit`);
+  const screen = () => term.screen(monit);
   await waitFor(() => /Process List/.test(screen()) && /second/.test(screen()), { timeout: 15000 });
   assert.match(screen(), /> .*\[0\] first/);
   assert.match(screen(), / first Logs /);
-  tmux('send-keys', '-t', session, 'Down');
+  term.keys(monit, 'Down');
   await waitFor(() => /> .*\[1\] second/.test(screen()) && / second Logs /.test(screen()), { timeout: 10000 });
   await waitFor(() => /tick/.test(screen()), { timeout: 10000 });
-  tmux('send-keys', '-t', session, 'q');
+  term.keys(monit, 'q');
   await waitFor(() => { try { return !/Process List/.test(screen()); } catch { return true; } }, { timeout: 10000 });
 });
 
@@ -257,29 +255,15 @@ test('colours only on a terminal, and never with --no-color or NO_COLOR', { skip
   const { runChild } = require('./helpers');
   const piped = await runChild(CLI, ['ls'], { env: { PM2_HOME: box.home, NO_COLOR: '' } });
   assert.doesNotMatch(piped.stdout, /\x1b\[/);
-  const session = `pm2-colour-${process.pid}`;
-  const tmux = (...args) => require('node:child_process').execFileSync('tmux', args, { encoding: 'utf8' });
+  const term = terminals(t, { cols: 160, rows: 20 });
   const onTerminal = async (command) => {
-    tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '20', `env -u NO_COLOR PM2_HOME=${box.home} ${command}; sleep 30`);
-    try {
-      await waitFor(() => /online/.test(tmux('capture-pane', '-p', '-t', session)), { timeout: 10000 });
-      return tmux('capture-pane', '-e', '-p', '-t', session);
-    } finally {
-      tmux('kill-session', '-t', session);
-    }
+    const shown = term.open(`env -u NO_COLOR PM2_HOME=${box.home} ${command}; sleep 30`);
+    await waitFor(() => /online/.test(term.screen(shown)), { timeout: 10000 });
+    return term.screen(shown, { escapes: true });
   };
   assert.match(await onTerminal(`${CLI} ls`), /\x1b\[[0-9;]*m.*online/);
   assert.doesNotMatch(await onTerminal(`${CLI} ls --no-color`), /\x1b\[[0-9;]*m/);
 });
-
-function hasTmux() {
-  try {
-    require('node:child_process').execFileSync('tmux', ['-V']);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('module configuration: set, get and unset', async (t) => {
   const box = await cliSandbox(t);

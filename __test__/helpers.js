@@ -181,7 +181,7 @@ function pidUsesHome(pid, home) {
   return environ.split('\0').includes(`PM2_HOME=${home}`);
 }
 
-// Linux: every live process whose environment names this (unique, temporary) PM2_HOME.
+// Linux: every live process of this (unique, temporary) PM2_HOME: its apps and its daemon.
 // Used as the last line of cleanup, e.g. for extra daemons spawned by a connect race.
 function pidsUsingHome(home) {
   const out = [];
@@ -192,9 +192,13 @@ function pidsUsingHome(home) {
     if (!/^\d+$/.test(entry)) continue;
     const pid = Number(entry);
     if (pid === process.pid) continue;
-    let environ;
-    try { environ = fs.readFileSync(`/proc/${pid}/environ`, 'latin1'); } catch { continue; }
-    if (environ.split('\0').includes(needle)) out.push(pid);
+    let environ, cmdline;
+    try {
+      environ = fs.readFileSync(`/proc/${pid}/environ`, 'latin1');
+      cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+    } catch { continue; }
+    // Apps have PM2_HOME in their environment; a daemon is told its home by `--home`.
+    if (environ.split('\0').includes(needle) || cmdline.includes(`\0--home\0${home}\0`)) out.push(pid);
   }
   return out;
 }

@@ -8,7 +8,7 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
-const { ROOT, waitFor, pidsUsingHome, killPid } = require('./helpers');
+const { ROOT, waitFor, pidsUsingHome, killPid, impl, disposeClient } = require('./helpers');
 
 const LAUNCHER = path.join(ROOT, 'bin', 'pm2-runtime');
 const ORIGINAL = path.join(ROOT, 'node_modules', 'pm2-original', 'bin', 'pm2-runtime');
@@ -32,17 +32,27 @@ function workspace(t) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm2-runtime-app-'));
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'pm2-runtime-home-'));
   const children = [];
+  const clients = [];
   t.after(async () => {
+    // Clients first: a killDaemon after the home is gone would start a daemon to kill it.
+    for (const { pm2, kill } of clients) await disposeClient(pm2, { kill });
     for (const c of children) if (c.exitCode === null && c.signalCode === null) killPid(c.pid, 'SIGKILL');
-    await waitFor(() => pidsUsingHome(home).length === 0, { timeout: 5000 }).catch(() => {
+    const gone = () => waitFor(() => pidsUsingHome(home).length === 0, { timeout: 5000 });
+    await gone().catch(() => {
       for (const pid of pidsUsingHome(home)) killPid(pid, 'SIGKILL');
+      return gone(); // a process still writing its last file makes removal fail (ENOTEMPTY)
     });
-    fs.rmSync(dir, { recursive: true, force: true });
-    fs.rmSync(home, { recursive: true, force: true });
+    for (const d of [dir, home]) fs.rmSync(d, { recursive: true, force: true, maxRetries: 5 });
   });
   return {
     dir,
     home,
+    // A programmatic client of this home; `kill`: its daemon is killed when the test ends.
+    client({ kill = false } = {}) {
+      const pm2 = new (impl().custom)({ pm2_home: home, cwd: dir });
+      clients.push({ pm2, kill });
+      return pm2;
+    },
     write(name, source) {
       const file = path.join(dir, name);
       fs.writeFileSync(file, source);

@@ -9,7 +9,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
 const parsePrometheus = require('parse-prometheus-text-format');
-const { waitFor, pidsUsingHome, isAlive, impl, call, disposeClient, readDaemonPid } = require('./helpers');
+const { waitFor, pidsUsingHome, isAlive, call, readDaemonPid } = require('./helpers');
 const { LAUNCHER, ORIGINAL, canUnshare, freePort, workspace, namespaceInit, zombieChildren, httpGet } = require('./runtime-helpers');
 
 // Crashes on its first run; then publishes a metric, leaves an orphaned grandchild behind,
@@ -145,9 +145,7 @@ test('bad input is refused before anything starts', async (t) => {
 test('a daemon already running on the same PM2_HOME is left alone, and the runtime says why', async (t) => {
   const ws = workspace(t);
   ws.write('app.js', 'setInterval(() => {}, 1000);\n');
-  const PM2 = impl().custom;
-  const pm2 = new PM2({ pm2_home: ws.home, cwd: ws.dir });
-  t.after(() => disposeClient(pm2, { kill: true }));
+  const pm2 = ws.client({ kill: true });
   await call(pm2, 'connect');
   const daemonPid = readDaemonPid(ws.home);
   const rt = ws.run(['start', 'app.js']);
@@ -178,9 +176,7 @@ test('--json writes one JSON object per line, and the API sees the apps while it
   const lines = rt.stdout.trim().split('\n').map((l) => JSON.parse(l));
   assert.ok(lines.some((l) => l.type === 'out' && l.app_name === 'greeter' && l.message === 'hello' && l.process_id === 0));
 
-  const PM2 = impl().custom;
-  const pm2 = new PM2({ pm2_home: ws.home, cwd: ws.dir });
-  t.after(() => disposeClient(pm2));
+  const pm2 = ws.client();
   const list = await call(pm2, 'list');
   assert.deepStrictEqual(list.map((p) => [p.name, p.pm2_env.status]), [['greeter', 'online']]);
 
@@ -207,9 +203,7 @@ test('a daemon started with PM2_METRICS_PORT serves the same endpoints', async (
   const port = await freePort();
   process.env.PM2_METRICS_PORT = String(port);
   t.after(() => delete process.env.PM2_METRICS_PORT);
-  const PM2 = impl().custom;
-  const pm2 = new PM2({ pm2_home: ws.home, cwd: ws.dir });
-  t.after(() => disposeClient(pm2, { kill: true }));
+  const pm2 = ws.client({ kill: true });
   await call(pm2, 'start', { script: 'app.js', name: 'svc' });
   await waitFor(async () => (await httpGet(port, '/readyz')).status === 200);
   const s = await scrape(port);
