@@ -91,7 +91,7 @@ type EventCallback = ThreadsafeFunction<String, (), String, Status, false>;
 #[napi]
 pub struct BusConnection {
     home: Home,
-    callback: Arc<std::sync::Mutex<Option<EventCallback>>>,
+    callback: Arc<parking_lot::Mutex<Option<EventCallback>>>,
     conn: Arc<tokio::sync::Mutex<Option<Arc<Connection>>>>,
 }
 
@@ -99,7 +99,7 @@ pub struct BusConnection {
 impl BusConnection {
     #[napi(constructor)]
     pub fn new(home: String, callback: EventCallback) -> Self {
-        BusConnection { home: Home::new(home), callback: Arc::new(std::sync::Mutex::new(Some(callback))), conn: Arc::default() }
+        BusConnection { home: Home::new(home), callback: Arc::new(parking_lot::Mutex::new(Some(callback))), conn: Arc::default() }
     }
 
     #[napi]
@@ -107,12 +107,12 @@ impl BusConnection {
         let callback = self.callback.clone();
         let sink: client::EventSink = Arc::new(move |batch| match batch {
             Some(json) => {
-                if let Some(cb) = callback.lock().unwrap().as_ref() {
+                if let Some(cb) = callback.lock().as_ref() {
                     cb.call(json, ThreadsafeFunctionCallMode::NonBlocking);
                 }
             }
             // The daemon went away: stop holding the event loop open.
-            None => drop(callback.lock().unwrap().take()),
+            None => drop(callback.lock().take()),
         });
         let conn = client::subscribe(&self.home, sink).await.map_err(err)?;
         *self.conn.lock().await = Some(Arc::new(conn));
@@ -125,7 +125,7 @@ impl BusConnection {
             c.close().await;
         }
         // Dropping the threadsafe function releases its hold on the event loop.
-        self.callback.lock().unwrap().take();
+        self.callback.lock().take();
         Ok(())
     }
 }

@@ -8,7 +8,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::unix::OwnedWriteHalf;
@@ -105,14 +106,14 @@ impl Connection {
             let (id, rx, unsent) = sent?;
             if let Some((guard, frame, written)) = unsent {
                 if let Err(e) = write_rest(guard, &frame[written..]).await {
-                    pending.lock().unwrap().remove(&id);
+                    pending.lock().remove(&id);
                     return Err(format!("{LOST}: {e}"));
                 }
             }
             match tokio::time::timeout(limit, rx).await {
                 Ok(answer) => answer.unwrap_or_else(|_| Err(LOST.into())),
                 Err(_) => {
-                    pending.lock().unwrap().remove(&id);
+                    pending.lock().remove(&id);
                     Err(format!(
                         "The PM2 daemon did not answer \"{method}\" within {} s (PM2_CALL_TIMEOUT, in ms, sets the limit)",
                         limit.as_secs_f64()
@@ -133,7 +134,7 @@ impl Connection {
             serde_json::from_str(params_json).map_err(|e| format!("Request parameters are not valid JSON: {e}"))?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        self.pending.lock().unwrap().insert(id, tx);
+        self.pending.lock().insert(id, tx);
         let frame = protocol::encode(&RawRequest { id, method, params });
         let Ok(guard) = self.writer.clone().try_lock_owned() else {
             return Ok((id, rx, Some((WriterGuard::Wait(self.writer.clone()), frame, 0))));
@@ -143,7 +144,7 @@ impl Connection {
             Ok(n) => Ok((id, rx, Some((WriterGuard::Held(guard), frame, n)))),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok((id, rx, Some((WriterGuard::Held(guard), frame, 0)))),
             Err(e) => {
-                self.pending.lock().unwrap().remove(&id);
+                self.pending.lock().remove(&id);
                 Err(format!("{LOST}: {e}"))
             }
         }
@@ -180,7 +181,7 @@ fn peer_closed(fd: std::os::fd::RawFd) -> bool {
 }
 
 fn fail_all(pending: &Pending) {
-    for (_, tx) in pending.lock().unwrap().drain() {
+    for (_, tx) in pending.lock().drain() {
         let _ = tx.send(Err(LOST.into()));
     }
 }
@@ -270,13 +271,13 @@ async fn try_connect(home: &Home, events: Option<EventSink>) -> Result<Option<Co
                     continue;
                 }
                 if let Some((id, result)) = protocol::successful_result(&frame) {
-                    if let Some(tx) = pending.lock().unwrap().remove(&id) {
+                    if let Some(tx) = pending.lock().remove(&id) {
                         let _ = tx.send(Ok(String::from_utf8_lossy(result).into_owned()));
                     }
                     continue;
                 }
                 let Ok(resp) = serde_json::from_slice::<RawResponse>(&frame) else { continue };
-                if let Some(tx) = pending.lock().unwrap().remove(&resp.id) {
+                if let Some(tx) = pending.lock().remove(&resp.id) {
                     let _ = tx.send(match resp.error {
                         Some(e) => Err(e),
                         None => Ok(resp.result.map(|r| r.get().to_string()).unwrap_or_else(|| "null".into())),

@@ -5,7 +5,8 @@
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 
 use super::backlog::{Backlog, Limits};
 use crate::protocol::{self, Event};
@@ -29,14 +30,14 @@ impl Bus {
     pub fn subscribe(&self, spool_dir: PathBuf, limits: Limits) -> (u64, Arc<Backlog>) {
         let backlog = Arc::new(Backlog::new(spool_dir, limits));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut subs = self.subscribers.lock().unwrap();
+        let mut subs = self.subscribers.lock();
         subs.push((id, backlog.clone()));
         self.listening.store(subs.len(), Ordering::Relaxed);
         (id, backlog)
     }
 
     pub fn unsubscribe(&self, id: u64) {
-        let mut subs = self.subscribers.lock().unwrap();
+        let mut subs = self.subscribers.lock();
         subs.retain(|(sid, _)| *sid != id);
         self.listening.store(subs.len(), Ordering::Relaxed);
     }
@@ -47,7 +48,7 @@ impl Bus {
             return;
         }
         let frame: Frame = protocol::encode(&Event { event: event.to_string(), data }).into();
-        let mut subs = self.subscribers.lock().unwrap();
+        let mut subs = self.subscribers.lock();
         subs.retain(|(_, backlog)| backlog.push(&frame));
         self.listening.store(subs.len(), Ordering::Relaxed);
     }

@@ -10,12 +10,14 @@
 
 use serde_json::{json, Value};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use tokio::sync::watch;
 
 use super::ipc::IpcSender;
@@ -218,7 +220,7 @@ impl Cluster {
     pub fn register(&self, id: u32, ipc: IpcSender, round_robin: bool, drains: bool) -> watch::Receiver<u32> {
         let (listening, rx) = watch::channel(0);
         let drained = drains.then(|| watch::channel(false).0);
-        self.workers.lock().unwrap().insert(id, Worker { ipc, listening, round_robin, drained, draining: false });
+        self.workers.lock().insert(id, Worker { ipc, listening, round_robin, drained, draining: false });
         rx
     }
 
@@ -227,7 +229,7 @@ impl Cluster {
     }
 
     fn reply(&self, id: u32, msg: Value) {
-        if let Some(w) = self.workers.lock().unwrap().get(&id) {
+        if let Some(w) = self.workers.lock().get(&id) {
             let _ = w.ipc.send(&msg);
         }
     }
@@ -241,7 +243,7 @@ impl Cluster {
         match msg.get("act").and_then(Value::as_str) {
             Some("queryServer") => self.query_server(id, msg),
             Some("listening") => {
-                if let Some(w) = self.workers.lock().unwrap().get(&id) {
+                if let Some(w) = self.workers.lock().get(&id) {
                     w.listening.send_modify(|n| *n += 1);
                 }
             }
@@ -260,26 +262,26 @@ impl Cluster {
         let key = handle_key(q);
         let ack = q.get("seq").cloned().unwrap_or(Value::Null);
         let is_udp = q.get("addressType").is_some_and(Value::is_string);
-        let round_robin = !is_udp && self.workers.lock().unwrap().get(&id).is_some_and(|w| w.round_robin);
+        let round_robin = !is_udp && self.workers.lock().get(&id).is_some_and(|w| w.round_robin);
         let fail = |errno: i64| json!({"cmd": "NODE_CLUSTER", "errno": errno, "key": key, "ack": ack, "data": null, "seq": self.next_seq()});
-        let mut handles = self.handles.lock().unwrap();
-        if !handles.contains_key(&key) {
-            let bound = bind(q).and_then(|(socket, kind, unix_path)| {
-                let rr = if round_robin { Some(self.listen(&key, &socket, unix_path.is_some()).map_err(|e| errno_of(&e))?) } else { None };
-                Ok(Shared { socket, rr, kind, data: q.get("data").cloned().unwrap_or(Value::Null), workers: HashSet::new(), unix_path })
-            });
-            match bound {
-                Ok(shared) => {
-                    handles.insert(key.clone(), shared);
-                }
-                Err(errno) => {
-                    drop(handles);
-                    daemon_log!("cluster: cannot bind {key}: errno {errno}");
-                    return self.reply(id, fail(errno));
+        let mut handles = self.handles.lock();
+        let shared = match handles.entry(key.clone()) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let bound = bind(q).and_then(|(socket, kind, unix_path)| {
+                    let rr = if round_robin { Some(self.listen(&key, &socket, unix_path.is_some()).map_err(|e| errno_of(&e))?) } else { None };
+                    Ok(Shared { socket, rr, kind, data: q.get("data").cloned().unwrap_or(Value::Null), workers: HashSet::new(), unix_path })
+                });
+                match bound {
+                    Ok(shared) => e.insert(shared),
+                    Err(errno) => {
+                        drop(handles);
+                        daemon_log!("cluster: cannot bind {key}: errno {errno}");
+                        return self.reply(id, fail(errno));
+                    }
                 }
             }
-        }
-        let shared = handles.get_mut(&key).expect("inserted above");
+        };
         shared.workers.insert(id);
         if let Some(rr) = &mut shared.rr {
             // Round robin: no socket for the worker, only what `server.address()` reports.
@@ -308,7 +310,7 @@ impl Cluster {
             "msg": {"cmd": "NODE_CLUSTER", "errno": 0, "key": key, "ack": ack, "data": shared.data, "seq": self.next_seq()},
         });
         drop(handles);
-        if let Some(w) = self.workers.lock().unwrap().get(&id) {
+        if let Some(w) = self.workers.lock().get(&id) {
             let _ = w.ipc.send_handle(&msg, copy);
         }
     }
@@ -331,7 +333,7 @@ impl Cluster {
                     continue;
                 };
                 let Some(cluster) = cluster.upgrade() else { return };
-                if let Some(rr) = cluster.handles.lock().unwrap().get_mut(&key).and_then(|h| h.rr.as_mut()) {
+                if let Some(rr) = cluster.handles.lock().get_mut(&key).and_then(|h| h.rr.as_mut()) {
                     rr.pending.push_back(conn);
                 }
                 cluster.distribute(&key);
@@ -343,12 +345,12 @@ impl Cluster {
     /// Hands pending connections to free workers, one in flight per worker.
     fn distribute(&self, key: &str) {
         loop {
-            let mut handles = self.handles.lock().unwrap();
+            let mut handles = self.handles.lock();
             let Some(rr) = handles.get_mut(key).and_then(|h| h.rr.as_mut()) else { return };
             if rr.pending.is_empty() || rr.free.is_empty() {
                 return;
             }
-            let (worker, conn) = (rr.free.pop_front().expect("checked"), rr.pending.pop_front().expect("checked"));
+            let (Some(worker), Some(conn)) = (rr.free.pop_front(), rr.pending.pop_front()) else { return };
             let Ok(ours) = conn.try_clone() else {
                 // Out of descriptors: that connection is dropped, the worker stays free.
                 rr.free.push_front(worker);
@@ -358,7 +360,7 @@ impl Cluster {
             rr.in_flight.insert(seq, (worker, ours));
             drop(handles);
             let msg = json!({"cmd": "NODE_HANDLE", "type": "net.Native", "msg": {"cmd": "NODE_CLUSTER", "act": "newconn", "key": key, "seq": seq}});
-            if let Some(w) = self.workers.lock().unwrap().get(&worker) {
+            if let Some(w) = self.workers.lock().get(&worker) {
                 let _ = w.ipc.send_handle(&msg, conn);
             }
         }
@@ -366,10 +368,15 @@ impl Cluster {
 
     /// A worker's answer to `newconn`: free again; a refused connection goes to another.
     fn newconn_reply(&self, id: u32, seq: u64, accepted: bool) {
-        let draining = self.workers.lock().unwrap().get(&id).is_some_and(|w| w.draining);
-        let mut handles = self.handles.lock().unwrap();
-        let Some((key, rr)) = handles.iter_mut().find_map(|(k, h)| h.rr.as_mut().filter(|rr| rr.in_flight.contains_key(&seq)).map(|rr| (k.clone(), rr))) else { return };
-        let (_, ours) = rr.in_flight.remove(&seq).expect("found above");
+        let draining = self.workers.lock().get(&id).is_some_and(|w| w.draining);
+        let mut handles = self.handles.lock();
+        let Some((key, rr, ours)) = handles.iter_mut().find_map(|(k, h)| {
+            let rr = h.rr.as_mut()?;
+            let (_, ours) = rr.in_flight.remove(&seq)?;
+            Some((k.clone(), rr, ours))
+        }) else {
+            return;
+        };
         if !accepted {
             rr.pending.push_front(ours);
         }
@@ -383,7 +390,7 @@ impl Cluster {
     /// Takes worker `id` off one handle (or all), closing sockets no worker holds any more.
     /// A round-robin connection it never answered for goes to another worker.
     fn leave(&self, id: u32, only: Option<&str>) {
-        let mut handles = self.handles.lock().unwrap();
+        let mut handles = self.handles.lock();
         let mut emptied = Vec::new();
         let mut redistribute = Vec::new();
         for (key, shared) in handles.iter_mut() {
@@ -423,7 +430,7 @@ impl Cluster {
     /// The worker's channel closed: it holds no socket any more.
     pub fn worker_gone(&self, id: u32) {
         self.leave(id, None);
-        self.workers.lock().unwrap().remove(&id);
+        self.workers.lock().remove(&id);
     }
 
     /// Node's graceful disconnect: the worker closes its servers, lets its connections
@@ -436,14 +443,14 @@ impl Cluster {
     /// once it has no connection left; None if the worker cannot drain.
     pub fn drain(&self, id: u32) -> Option<watch::Receiver<bool>> {
         let drained = {
-            let mut workers = self.workers.lock().unwrap();
+            let mut workers = self.workers.lock();
             let w = workers.get_mut(&id)?;
             w.draining = true;
             let drained = w.drained.as_ref()?.subscribe();
             let _ = w.ipc.send(&json!({"cmd": "NODE_PM2_DRAIN"}));
             drained
         };
-        for shared in self.handles.lock().unwrap().values_mut() {
+        for shared in self.handles.lock().values_mut() {
             if let Some(rr) = &mut shared.rr {
                 rr.free.retain(|w| *w != id);
             }
@@ -453,7 +460,7 @@ impl Cluster {
 
     /// The drain script of worker `id` reports that its last connection closed.
     pub fn drained(&self, id: u32) {
-        if let Some(tx) = self.workers.lock().unwrap().get(&id).and_then(|w| w.drained.as_ref()) {
+        if let Some(tx) = self.workers.lock().get(&id).and_then(|w| w.drained.as_ref()) {
             tx.send_replace(true);
         }
     }
