@@ -360,7 +360,7 @@ async fn start_detached(home: &Home, exe: &Path) -> Result<(), String> {
         });
     }
     let mut child = cmd.spawn().map_err(|e| format!("Cannot start the PM2 daemon {}: {e}", exe.display()))?;
-    let stdout = child.stdout.take().expect("piped");
+    let stdout = child.stdout.take().expect("stdout is piped above");
     let answer = tokio::task::spawn_blocking(move || {
         let mut line = String::new();
         let _ = BufReader::new(stdout).read_line(&mut line);
@@ -384,7 +384,10 @@ async fn start_in_process(home: &Home) -> Result<(), String> {
     std::thread::Builder::new()
         .name("pm2-daemon".into())
         .spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => return drop(tx.send(Err(format!("Cannot create the in-process daemon's event loop: {e}")))),
+            };
             rt.block_on(crate::daemon::run(home, crate::daemon::Settings::from_env(true), |r| {
                 let _ = tx.send(r);
             }));

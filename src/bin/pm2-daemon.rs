@@ -19,11 +19,11 @@ fn main() {
             "--detach" => detach = true,
             "--resurrect" => resurrect = true,
             "--version" => {
-                println!("{}", pm2_rs::protocol::PACKAGE_VERSION);
+                let _ = writeln!(std::io::stdout(), "{}", pm2_rs::protocol::PACKAGE_VERSION);
                 return;
             }
             other => {
-                eprintln!("pm2-daemon: unknown argument {other}");
+                let _ = writeln!(std::io::stderr(), "pm2-daemon: unknown argument {other}");
                 std::process::exit(2);
             }
         }
@@ -35,14 +35,14 @@ fn main() {
         match unsafe { nix::unistd::fork() } {
             Ok(nix::unistd::ForkResult::Parent { .. }) => unsafe { libc::_exit(0) },
             Ok(nix::unistd::ForkResult::Child) => {}
-            Err(e) => {
-                println!("error: fork failed: {e}");
-                std::process::exit(1);
-            }
+            Err(e) => fail(format_args!("fork failed: {e}")),
         }
     }
     let home = Home::new(home.map(Into::into).unwrap_or_else(Home::default_root));
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => fail(format_args!("cannot create the event loop: {e}")),
+    };
     let settings = Settings { resurrect, ..Settings::from_env(false) };
     runtime.block_on(daemon::run(home, settings, |outcome| {
         let mut out = std::io::stdout();
@@ -62,4 +62,11 @@ fn main() {
     }));
     // Exit now rather than waiting for the runtime to wind down: every app is already stopped.
     std::process::exit(0);
+}
+
+/// Tells the client why the daemon cannot start (its stdout is the pipe it reads), and exits.
+/// A client that is gone is not an error of ours: stdout may be closed.
+fn fail(why: std::fmt::Arguments) -> ! {
+    let _ = writeln!(std::io::stdout(), "error: {why}");
+    std::process::exit(1);
 }

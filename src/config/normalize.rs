@@ -91,7 +91,7 @@ fn defaults(kill_timeout: u64) -> Map<String, Value> {
     });
     match d {
         Value::Object(m) => m,
-        _ => unreachable!(),
+        _ => unreachable!("json!({{…}}) is an object"),
     }
 }
 

@@ -85,10 +85,11 @@ struct ListSource {
 impl ListSource {
     async fn list(&self) -> Result<String, String> {
         let mut conn = self.conn.lock().await;
-        if !conn.as_ref().is_some_and(Connection::is_alive) {
-            *conn = Some(client::connect_running(&self.home).await?);
-        }
-        conn.as_ref().expect("connected above").call_raw("list", "{}").await
+        let conn = match &mut *conn {
+            Some(c) if c.is_alive() => c,
+            dead => dead.insert(client::connect_running(&self.home).await?),
+        };
+        conn.call_raw("list", "{}").await
     }
 }
 
@@ -122,7 +123,7 @@ async fn answer(source: &ListSource, req: Request<hyper::body::Incoming>) -> Res
 fn reply(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
-    r.headers_mut().insert(hyper::header::CONTENT_TYPE, content_type.parse().expect("a valid header value"));
+    r.headers_mut().insert(hyper::header::CONTENT_TYPE, content_type.parse().expect("content types here are constants"));
     r
 }
 

@@ -192,7 +192,8 @@ fn replace_lone_surrogates(s: &str) -> String {
                 continue;
             }
         }
-        let c = s[i..].chars().next().unwrap();
+        // `i` only ever steps over whole characters, so it is on a character boundary.
+        let Some(c) = s[i..].chars().next() else { break };
         out.push(c);
         i += c.len_utf8();
     }

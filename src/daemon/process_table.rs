@@ -233,11 +233,16 @@ impl Proc {
         head
     }
 
-    /// The process description pm2's `list()` / `describe()` return.
+    /// The process description pm2's `list()` / `describe()` return. Values nested past
+    /// serde_json's depth limit cannot be read back (`MAX_JSON_DEPTH` keeps apps and clients
+    /// well below it): the description then has no `pm2_env`, and the daemon carries on.
     pub fn describe(&self, home: &Home) -> Value {
         let mut text = Vec::new();
         self.write_description(home, &mut text);
-        serde_json::from_slice(&text).expect("descriptions are JSON")
+        serde_json::from_slice(&text).unwrap_or_else(|e| {
+            daemon_log!("the description of {} cannot be read back ({e}): it goes out without pm2_env", self.spec.name);
+            Value::Object(self.head())
+        })
     }
 
     /// The description as JSON text, appended to `out`.
@@ -415,19 +420,24 @@ fn lexically_normal(path: &std::path::Path) -> PathBuf {
 mod tests {
     use super::*;
 
-    #[test]
-    fn description_text_joins_the_fixed_and_the_changing_parts() {
+    /// App `name` (`app.js` in a fresh directory, started with `env`) as process `pm_id`.
+    fn app(name: &str, pm_id: u32, env: Map<String, Value>) -> (Proc, Home, PathBuf) {
         let dir = std::env::temp_dir().join(format!("pm2rs-describe-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("app.js"), "").unwrap();
         let home = Home::new(dir.join("home"));
+        let ctx = crate::config::StartContext { cwd: dir.clone(), env, node_path: "/usr/bin/node".into(), ..Default::default() };
+        let spec = crate::config::normalize(&json!({"script": "app.js", "name": name}), &ctx, &home, 1600).unwrap();
+        (Proc::new(pm_id, Arc::new(spec), 0, 42), home, dir)
+    }
+
+    #[test]
+    fn description_text_joins_the_fixed_and_the_changing_parts() {
         let mut env = Map::new();
         env.insert("PATH".into(), json!("/usr/bin"));
         // A variable named like a changing key: pm2_env's own status wins, and only once.
         env.insert("status".into(), json!("from the environment"));
-        let ctx = crate::config::StartContext { cwd: dir.clone(), env, node_path: "/usr/bin/node".into(), ..Default::default() };
-        let spec = crate::config::normalize(&json!({"script": "app.js", "name": "a"}), &ctx, &home, 1600).unwrap();
-        let mut p = Proc::new(3, Arc::new(spec), 0, 42);
+        let (mut p, home, dir) = app("a", 3, env);
         p.status = Status::Online;
         p.pid = Some(1234);
         p.restart_time = 2;
@@ -449,6 +459,17 @@ mod tests {
         p.status = Status::Stopped;
         assert_eq!(p.describe(&home)["pm2_env"]["status"], "stopped");
         assert_eq!(p.describe(&home)["pid"], 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_description_too_deep_to_read_back_goes_out_without_pm2_env() {
+        let (mut p, home, dir) = app("deep", 7, Map::new());
+        let deep = (0..200).fold(json!(1), |v, _| json!([v]));
+        p.axm_monitor.insert("m".into(), deep);
+        let d = p.describe(&home);
+        assert_eq!((d["pm_id"].as_u64(), d["name"].as_str()), (Some(7), Some("deep")));
+        assert!(d.get("pm2_env").is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

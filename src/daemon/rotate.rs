@@ -97,7 +97,9 @@ fn background() -> &'static std::sync::mpsc::Sender<Job> {
     static WORKER: std::sync::OnceLock<std::sync::mpsc::Sender<Job>> = std::sync::OnceLock::new();
     WORKER.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
-        std::thread::Builder::new()
+        // Without a thread (out of threads or memory) `rx` is dropped with the closure: each
+        // rotation then says so and keeps the rotated file as it is.
+        let spawned = std::thread::Builder::new()
             .name("log-rotation".into())
             .spawn(move || {
                 for job in rx {
@@ -109,8 +111,10 @@ fn background() -> &'static std::sync::mpsc::Sender<Job> {
                     }
                     prune(&job.original, job.rotation.retain, done.as_ref());
                 }
-            })
-            .expect("a thread for log rotation");
+            });
+        if let Err(e) = spawned {
+            daemon_log!("cannot start the log rotation worker: {e}");
+        }
         tx
     })
 }

@@ -8,7 +8,7 @@ use std::os::fd::{AsRawFd, FromRawFd};
 /// parentheses: 0 state, 1 ppid, 11 utime, 12 stime, 19 starttime, 21 rss (pages).
 pub fn stat_fields(pid: u32) -> Option<String> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    Some(text[text.rfind(')')? + 2..].to_string())
+    text.get(text.rfind(')')? + 2..).map(str::to_string)
 }
 
 /// `(state, ppid)` of a pid.
