@@ -8,31 +8,9 @@ const fs = require('fs')
 const path = require('path')
 const procfs = require('../lib/procfs')
 const { appPath } = require('../lib/spawn')
+const { until, fileSize: size } = require('../lib/progress')
 
 const LINE = 11 // messenger.js writes "L<9 digits>\n"
-
-function size(file) {
-  try {
-    return fs.statSync(file).size
-  } catch (_) {
-    return 0
-  }
-}
-
-// Waits until `progress()` reaches `goal` or stops growing for `stallMs`; the time of the last growth.
-async function until(progress, goal, stallMs = 5000) {
-  let last = progress()
-  let lastT = performance.now()
-  while (last < goal) {
-    await new Promise((resolve) => setTimeout(resolve, 5))
-    const now = progress()
-    if (now !== last) {
-      last = now
-      lastT = performance.now()
-    } else if (performance.now() - lastT > stallMs) break
-  }
-  return lastT
-}
 
 // Peak resident memory (VmHWM) in bytes, or null.
 function peakRss(pid) {
@@ -93,7 +71,7 @@ async function slowSubscriber(ctx, app, beacon, bus, daemon) {
     }
   })
   await beacon.send(app.rinfo, `bus ${n}`)
-  await until(() => got, n, 8000)
+  await until(() => got, n, { stallMs: 8000 })
   ctx.record('slowLost', n - got)
   ctx.record('slowPeakRss', peakRss(daemon))
 }

@@ -5,32 +5,9 @@
 const fs = require('fs')
 const path = require('path')
 const { appPath } = require('../lib/spawn')
+const { until, fileSize: size } = require('../lib/progress')
 
 const LINE = 11 // messenger.js writes "L<9 digits>\n"
-
-// Polls `progress()` (a growing number) until it reaches `goal` or stops growing for stallMs.
-// Resolves with the time of the last growth seen.
-async function until(progress, goal, { stallMs = 3000, everyMs = 2 } = {}) {
-  let last = progress()
-  let lastT = performance.now()
-  while (last < goal) {
-    await new Promise((resolve) => setTimeout(resolve, everyMs))
-    const now = progress()
-    if (now !== last) {
-      last = now
-      lastT = performance.now()
-    } else if (performance.now() - lastT > stallMs) break
-  }
-  return lastT
-}
-
-function size(file) {
-  try {
-    return fs.statSync(file).size
-  } catch (_) {
-    return 0
-  }
-}
 
 // Distinct well-formed lines in the part of the log file the burst wrote.
 function distinctLines(file, from, n) {
