@@ -7,7 +7,7 @@
 
 mod admin;
 mod commands;
-mod config_file;
+pub(crate) mod config_file;
 mod dev;
 mod logs;
 mod misc;
@@ -15,7 +15,7 @@ mod monit;
 mod node_api;
 mod output;
 mod process;
-mod start_flags;
+pub(crate) mod start_flags;
 mod state;
 mod table;
 

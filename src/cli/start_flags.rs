@@ -1,12 +1,13 @@
 //! pm2's start flags, each mapped onto the start option it sets (the names `start()` takes),
 //! so `pm2 start app.js --max-restarts 3` and `pm2.start({script, max_restarts: 3})` are the
-//! same request.
+//! same request. `pm2 start` reads them with clap; `pm2-runtime`, whose arguments go anywhere
+//! around its target, reads the ones it takes with [`find`].
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use serde_json::{json, Map, Value};
 
 /// What a flag's value becomes.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Kind {
     /// A switch that sets the option to this boolean.
     Switch(bool),
@@ -22,6 +23,12 @@ enum Kind {
     TextOrTrue,
     /// `true` when given alone, else a list (`--watch [paths]`).
     ListOrTrue,
+}
+
+impl Kind {
+    fn takes_value(self) -> bool {
+        matches!(self, Kind::Text | Kind::Number | Kind::List | Kind::Numbers)
+    }
 }
 
 /// (flag, short, option, kind, help)
@@ -69,6 +76,9 @@ const FLAGS: &[(&str, Option<char>, &str, Kind, &str)] = &[
     ("no-pmx", None, "pmx", Kind::Switch(false), "do not inject @pm2/io"),
 ];
 
+/// Other names of a flag (alias, flag).
+const ALIASES: &[(&str, &str)] = &[("cron", "cron-restart")];
+
 /// Flags that steer how a config file is read rather than setting an option.
 pub const ENV: &str = "env";
 pub const ONLY: &str = "only";
@@ -84,8 +94,8 @@ pub fn add(cmd: Command) -> Command {
         if let Some(s) = short {
             arg = arg.short(s);
         }
-        if long == "cron-restart" {
-            arg = arg.visible_alias("cron");
+        for &(alias, _) in ALIASES.iter().filter(|(_, of)| *of == long) {
+            arg = arg.visible_alias(alias);
         }
         arg = match kind {
             Kind::Switch(_) => arg.action(ArgAction::SetTrue),
@@ -109,24 +119,28 @@ fn number_or_text(s: &str) -> Value {
     s.trim().parse::<i64>().map(Value::from).unwrap_or_else(|_| json!(s))
 }
 
+/// The option value of a flag of `kind` given with `value` (None or empty: given alone).
+fn value_of(kind: Kind, value: Option<&str>) -> Value {
+    match (kind, value.filter(|v| !v.is_empty())) {
+        (Kind::Switch(b), _) => json!(b),
+        (Kind::TextOrTrue | Kind::ListOrTrue, None) => json!(true),
+        (Kind::Number, Some(v)) => number_or_text(v),
+        (Kind::List | Kind::ListOrTrue, Some(v)) => Value::Array(split_list(v)),
+        (Kind::Numbers, Some(v)) => Value::Array(split_list(v).iter().map(|x| number_or_text(x.as_str().unwrap_or_default())).collect()),
+        (_, v) => json!(v.unwrap_or_default()),
+    }
+}
+
 /// The start options the flags given on the command line set.
 pub fn options(m: &ArgMatches) -> Map<String, Value> {
     let mut o = Map::new();
     for &(long, _, key, kind, _) in FLAGS {
-        let value = match kind {
-            Kind::Switch(b) => m.get_flag(long).then(|| json!(b)),
-            _ => m.get_one::<String>(long).map(|v| match kind {
-                Kind::Number => number_or_text(v),
-                Kind::List => Value::Array(split_list(v)),
-                Kind::Numbers => Value::Array(split_list(v).iter().map(|x| number_or_text(x.as_str().unwrap_or_default())).collect()),
-                Kind::TextOrTrue if v.is_empty() => json!(true),
-                Kind::ListOrTrue if v.is_empty() => json!(true),
-                Kind::ListOrTrue => Value::Array(split_list(v)),
-                _ => json!(v),
-            }),
+        let given = match kind {
+            Kind::Switch(_) => m.get_flag(long).then_some(None),
+            _ => m.get_one::<String>(long).map(|v| Some(v.as_str())),
         };
-        if let Some(v) = value {
-            o.insert(key.to_string(), v);
+        if let Some(v) = given {
+            o.insert(key.to_string(), value_of(kind, v));
         }
     }
     if o.get("exec_mode") == Some(&json!(true)) {
@@ -139,6 +153,53 @@ pub fn options(m: &ArgMatches) -> Map<String, Value> {
         o.insert("args".into(), Value::Array(args.map(|a| json!(a)).collect()));
     }
     o
+}
+
+/// A start flag found by a parser of its own.
+#[derive(Debug, PartialEq)]
+pub struct Flag {
+    pub key: &'static str,
+    kind: Kind,
+}
+
+impl Flag {
+    /// Whether the next word is its value; the others stand alone (a switch, `--watch`,
+    /// `--log`) unless given as `--flag=value`.
+    pub fn takes_value(&self) -> bool {
+        self.kind.takes_value()
+    }
+
+    /// The option value, the flag given with `value` (None: alone).
+    pub fn value(&self, value: Option<&str>) -> Value {
+        value_of(self.kind, value)
+    }
+}
+
+/// The start flag `arg` names (`--name`, `-n`, an alias) if it is one of `allowed` (long names).
+pub fn find(arg: &str, allowed: &[&str]) -> Option<Flag> {
+    let long = match arg.strip_prefix("--") {
+        Some(name) => ALIASES.iter().find(|(alias, _)| *alias == name).map_or(name, |&(_, of)| of),
+        None => {
+            let short = arg.strip_prefix('-').filter(|s| s.chars().count() == 1)?.chars().next();
+            FLAGS.iter().find(|f| f.1.is_some() && f.1 == short)?.0
+        }
+    };
+    let &(_, _, key, kind, _) = FLAGS.iter().find(|f| f.0 == long && allowed.contains(&long))?;
+    Some(Flag { key, kind })
+}
+
+/// Help lines for the `allowed` flags, as `find` reads them (aliases are in the help texts).
+pub fn help(allowed: &[&str]) -> String {
+    let mut out = String::new();
+    for &(long, short, _, kind, help) in FLAGS.iter().filter(|f| allowed.contains(&f.0)) {
+        let mut names = short.map(|s| format!("-{s}, ")).unwrap_or_default();
+        names.push_str(&format!("--{long}"));
+        if kind.takes_value() {
+            names.push_str(" <value>");
+        }
+        out.push_str(&format!("  {names:<34}{help}\n"));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -171,6 +232,19 @@ mod tests {
         let o = parse(&["app.js", "--watch", "src,lib", "--log"]);
         assert_eq!(o["watch"], json!(["src", "lib"]));
         assert_eq!(o["log_file"], true);
+    }
+
+    #[test]
+    fn a_parser_of_its_own_finds_the_allowed_flags_by_any_name() {
+        let allowed = ["name", "cron-restart", "watch"];
+        assert_eq!(find("-n", &allowed).map(|f| (f.key, f.takes_value())), Some(("name", true)));
+        assert_eq!(find("--cron", &allowed).map(|f| f.key), Some("cron_restart"));
+        assert_eq!(find("-c", &allowed).map(|f| f.key), Some("cron_restart"));
+        let watch = find("--watch", &allowed).unwrap();
+        assert_eq!((watch.takes_value(), watch.value(None), watch.value(Some("a,b"))), (false, json!(true), json!(["a", "b"])));
+        assert_eq!(find("--max-restarts", &allowed), None, "not allowed");
+        assert_eq!(find("--bogus", &allowed), None);
+        assert!(help(&allowed).contains("-c, --cron-restart <value>"));
     }
 
     #[test]

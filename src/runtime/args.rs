@@ -1,4 +1,15 @@
-//! `pm2-runtime`'s command line: pm2-runtime's flags (`pm2-runtime [start] <script|config>`).
+//! `pm2-runtime`'s command line (`pm2-runtime [start] <script|config>`): the start flags
+//! pm2-runtime takes, defined once with `pm2 start`'s, and its own.
+
+use serde_json::{Map, Value};
+
+use crate::cli::start_flags;
+
+/// The start flags pm2-runtime takes (pm2's own pm2-runtime takes these).
+const START_FLAGS: &[&str] = &[
+    "instances", "name", "node-args", "interpreter", "max-memory-restart", "cron-restart", "watch",
+    "no-autorestart", "no-autostart", "stop-exit-codes", "output", "error",
+];
 
 /// What to run and how to show it.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -7,20 +18,12 @@ pub struct Options {
     pub target: String,
     /// Arguments after `--`, for the script.
     pub script_args: Vec<String>,
-    pub instances: Option<String>,
-    pub name: Option<String>,
-    pub node_args: Option<String>,
-    pub max_memory_restart: Option<String>,
-    pub interpreter: Option<String>,
-    pub cron: Option<String>,
-    pub watch: bool,
-    pub no_autorestart: bool,
+    /// The start options the start flags set (`name`, `instances`, `out_file`, ...).
+    pub app: Map<String, Value>,
     pub no_auto_exit: bool,
     pub only: Option<String>,
     /// `--env name`: the config's `env_<name>` on top of `env`.
     pub env: Option<String>,
-    pub output: Option<String>,
-    pub error: Option<String>,
     pub format: Format,
     /// `--web [port]`: the HTTP endpoints' address (`9615` unless given).
     pub web: Option<String>,
@@ -47,34 +50,30 @@ pub enum Parsed {
     Version,
 }
 
-pub const USAGE: &str = "Usage: pm2-runtime [start] <app.js|config file> [options] [-- app arguments]
+/// `pm2-runtime --help`.
+pub fn usage() -> String {
+    format!(
+        "Usage: pm2-runtime [start] <app.js|config file> [options] [-- app arguments]
 
 Runs the apps in the foreground, their output on stdout/stderr, as a container's entry point.
 
-  -i, --instances <n>         instances (cluster mode for Node apps; 'max' for one per core)
-  -n, --name <name>           the app's name
-  --node-args <args>          arguments for node
-  --interpreter <program>     the program that runs the script
-  --max-memory-restart <mem>  restart past this memory (e.g. 300M)
-  -c, --cron <pattern>        restart on this schedule
-  --watch                     restart on file change
-  --no-autorestart            do not restart apps that exit
-  --no-auto-exit              keep running when every app has stopped
-  --only <names>              only these apps of a config file (comma separated)
-  --env <name>                the config's env_<name> on top of env
-  --output <path>             also write app stdout to this file
-  --error <path>              also write app stderr to this file
-  --raw                       app output as written (the default)
-  --formatted                 app output prefixed with id|name
-  --json                      app output as JSON lines
-  --format                    app output as key=value lines
-  --web [port|host:port]      serve /healthz, /readyz, /metrics and / (default 9615, on 127.0.0.1)
-  -v, --version               print the version
-  -h, --help                  print this help";
+{}  --no-auto-exit                    keep running when every app has stopped
+  --only <names>                    only these apps of a config file (comma separated)
+  --env <name>                      the config's env_<name> on top of env
+  --raw                             app output as written (the default)
+  --formatted                       app output prefixed with id|name
+  --json                            app output as JSON lines
+  --format                          app output as key=value lines
+  --web [port|host:port]            serve /healthz, /readyz, /metrics and / (default 9615, on 127.0.0.1)
+  -v, --version                     print the version
+  -h, --help                        print this help",
+        start_flags::help(START_FLAGS)
+    )
+}
 
 /// Flags of pm2-runtime that have no effect here (monitoring services, tracing): accepted.
 const IGNORED_WITH_VALUE: [&str; 4] = ["--secret", "--public", "--machine-name", "--delay"];
-const IGNORED: [&str; 4] = ["--trace", "--v8", "--deep-monitoring", "--no-autostart"];
+const IGNORED: [&str; 3] = ["--trace", "--v8", "--deep-monitoring"];
 
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     let mut o = Options::default();
@@ -85,23 +84,16 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
             _ => (arg.clone(), None),
         };
-        let mut value = |what: &str| -> Result<String, String> {
-            inline.clone().or_else(|| args.next()).ok_or_else(|| format!("option {flag} needs {what}"))
-        };
+        let mut value = || -> Result<String, String> { inline.clone().or_else(|| args.next()).ok_or_else(|| format!("option {flag} needs a value")) };
+        if let Some(start_flag) = start_flags::find(&flag, START_FLAGS) {
+            let given = if start_flag.takes_value() { Some(value()?) } else { inline };
+            o.app.insert(start_flag.key.to_string(), start_flag.value(given.as_deref()));
+            continue;
+        }
         match flag.as_str() {
             "-h" | "--help" => return Ok(Parsed::Help),
             "-v" | "-V" | "--version" => return Ok(Parsed::Version),
-            "-i" | "--instances" => o.instances = Some(value("a number")?),
-            "-n" | "--name" => o.name = Some(value("a name")?),
-            "--node-args" | "--node_args" => o.node_args = Some(value("arguments")?),
-            "--interpreter" => o.interpreter = Some(value("a program")?),
-            "--max-memory-restart" => o.max_memory_restart = Some(value("a size")?),
-            "-c" | "--cron" | "--cron-restart" => o.cron = Some(value("a cron pattern")?),
-            "--only" => o.only = Some(value("app names")?),
-            "--output" | "-o" => o.output = Some(value("a path")?),
-            "--error" | "-e" => o.error = Some(value("a path")?),
-            "--watch" => o.watch = true,
-            "--no-autorestart" => o.no_autorestart = true,
+            "--only" => o.only = Some(value()?),
             "--no-auto-exit" => o.no_auto_exit = true,
             "--auto-exit" => {}
             "--raw" => o.format = Format::Raw,
@@ -152,10 +144,22 @@ mod tests {
     #[test]
     fn start_is_optional_and_flags_go_anywhere() {
         let o = run(&["start", "app.js", "-i", "2", "--web", "--no-auto-exit"]);
-        assert_eq!((o.target.as_str(), o.instances.as_deref(), o.web.as_deref(), o.no_auto_exit), ("app.js", Some("2"), Some("9615"), true));
+        assert_eq!((o.target.as_str(), &o.app["instances"], o.web.as_deref(), o.no_auto_exit), ("app.js", &serde_json::json!("2"), Some("9615"), true));
         let o = run(&["--web", "0.0.0.0:8080", "--json", "app.js", "--", "a", "-b"]);
         assert_eq!((o.target.as_str(), o.web.as_deref(), o.format, o.script_args.clone()), ("app.js", Some("0.0.0.0:8080"), Format::Json, vec!["a".into(), "-b".into()]));
         assert_eq!(run(&["start"]).target, "start");
+    }
+
+    #[test]
+    fn start_flags_set_the_options_pm2_start_sets() {
+        use serde_json::json;
+        let o = run(&["-n", "api", "--cron", "0 * * * *", "--watch", "--no-autorestart", "--stop-exit-codes", "0,3", "-o", "out.log", "app.js"]);
+        assert_eq!(
+            Value::Object(o.app),
+            json!({"name": "api", "cron_restart": "0 * * * *", "watch": true, "autorestart": false, "stop_exit_codes": [0, 3], "out_file": "out.log"})
+        );
+        assert_eq!(o.target, "app.js", "--watch takes no value here");
+        assert!(parse(["--max-restarts".to_string(), "3".into(), "app.js".into()]).unwrap_err().contains("--max-restarts"), "a start flag pm2-runtime does not take");
     }
 
     #[test]

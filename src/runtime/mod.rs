@@ -25,7 +25,7 @@ pub fn main() -> ! {
     let options = match args::parse(std::env::args().skip(1)) {
         Ok(Parsed::Run(o)) => o,
         Ok(Parsed::Help) => {
-            println!("{}", args::USAGE);
+            println!("{}", args::usage());
             std::process::exit(0)
         }
         Ok(Parsed::Version) => {
