@@ -14,9 +14,9 @@ const { CLI, cliSandbox, tableRows, hasTmux, terminals } = require('./cli-helper
 
 const TICKER = "setInterval(() => console.log('tick ' + process.argv.slice(2).join(' ')), 200)\n";
 
-async function withApp(t, name = 'api', extra = []) {
+async function withApp(t, name = 'api', extra = [], source = TICKER) {
   const box = await cliSandbox(t);
-  box.writeApp('app.js', TICKER);
+  box.writeApp('app.js', source);
   const r = await box.pm2cli(['start', 'app.js', '--name', name, ...extra]);
   assert.equal(r.code, 0, r.stderr + r.stdout);
   return box;
@@ -164,7 +164,7 @@ test('prettylist and jlist give the same list', async (t) => {
   assert.match(r.stdout, /name: 'api'|"name": "api"/);
 });
 
-test('save, cleardump, resurrect and kill', async (t) => {
+test('save writes the dump, kill stops the daemon, resurrect starts the dumped app again, cleardump empties the dump', async (t) => {
   const box = await withApp(t);
   let r = await box.pm2cli(['save']);
   assert.equal(r.code, 0, r.stderr);
@@ -182,7 +182,7 @@ test('save, cleardump, resurrect and kill', async (t) => {
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(box.home, 'dump.pm2'), 'utf8')), []);
 });
 
-test('ping, --version, flush and reloadLogs', async (t) => {
+test('ping answers pong; --version prints the version', async (t) => {
   const box = await withApp(t);
   let r = await box.pm2cli(['ping']);
   assert.equal(r.code, 0);
@@ -190,25 +190,50 @@ test('ping, --version, flush and reloadLogs', async (t) => {
   r = await box.pm2cli(['--version']);
   assert.equal(r.code, 0);
   assert.match(r.stdout.trim(), /^\d+\.\d+\.\d+/);
+});
+
+test('flush empties the app\'s log; reloadLogs makes it write to a fresh file where the old one was moved away', async (t) => {
+  const box = await withApp(t, 'api', [], `console.log('before the flush');\n${TICKER}`);
   const out = path.join(box.home, 'logs', 'api-out.log');
-  await waitFor(() => fs.existsSync(out) && fs.statSync(out).size > 0);
-  r = await box.pm2cli(['flush', 'api']);
+  const read = (file) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '');
+  await waitFor(() => read(out).includes('before the flush'));
+  let r = await box.pm2cli(['flush', 'api']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /Logs flushed/);
+  assert.doesNotMatch(read(out), /before the flush/);
+  fs.renameSync(out, `${out}.moved`);
   r = await box.pm2cli(['reloadLogs']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /All logs reloaded/);
+  await waitFor(() => read(out).includes('tick'), { message: 'no line in the reopened log file' });
 });
 
-test('scale, reset and sendSignal', async (t) => {
-  const box = await withApp(t, 'web', ['-i', '1']);
+test('scale sets the number of instances, reset zeroes the restart counts, sendSignal signals every instance', async (t) => {
+  const signalled = 'signalled.txt';
+  const box = await withApp(t, 'web', ['-i', '1'], [
+    "const fs = require('fs');",
+    `process.on('SIGUSR2', () => fs.appendFileSync(${JSON.stringify(signalled)}, process.pid + '\\n'));`,
+    TICKER,
+  ].join('\n'));
   let r = await box.pm2cli(['scale', 'web', '3']);
   assert.equal(r.code, 0, r.stderr + r.stdout);
-  assert.equal((await jlist(box)).length, 3);
+  await waitFor(async () => (await jlist(box)).filter((p) => p.pm2_env.status === 'online').length === 3);
+  r = await box.pm2cli(['restart', 'web']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.ok((await jlist(box)).every((p) => p.pm2_env.restart_time > 0), 'restarted once');
   r = await box.pm2cli(['reset', 'web']);
   assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.deepEqual((await jlist(box)).map((p) => p.pm2_env.restart_time), [0, 0, 0]);
+  const procs = await waitFor(async () => {
+    const l = await jlist(box);
+    return l.every((p) => p.pm2_env.status === 'online' && p.pid) && l;
+  });
   r = await box.pm2cli(['sendSignal', 'SIGUSR2', 'web']);
   assert.equal(r.code, 0, r.stderr + r.stdout);
+  const file = path.join(box.dir, signalled);
+  const pids = () => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number).sort() : []);
+  await waitFor(() => pids().length === 3, { message: `signalled: ${pids()}` });
+  assert.deepEqual(pids(), procs.map((p) => p.pid).sort());
 });
 
 test('logs --nostream prints the last lines with the app prefix', async (t) => {
@@ -265,7 +290,7 @@ test('colours only on a terminal, and never with --no-color or NO_COLOR', { skip
   assert.doesNotMatch(await onTerminal(`${CLI} ls --no-color`), /\x1b\[[0-9;]*m/);
 });
 
-test('module configuration: set, get and unset', async (t) => {
+test('set, get and unset keep a module\'s setting in module_conf.json', async (t) => {
   const box = await cliSandbox(t);
   let r = await box.pm2cli(['set', 'pm2-logrotate:max_size', '10M']);
   assert.equal(r.code, 0, r.stderr + r.stdout);
