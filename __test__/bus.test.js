@@ -15,6 +15,7 @@ const {
   IS_ORIGINAL, implPath, sandbox, call, waitFor, withTimeout, sleep, isAlive, killPid, apps,
   releaseOriginalSockets,
   openBus, closeBus,
+  onlineProc,
 } = require('./helpers');
 
 const TEST_TIMEOUT = 60000;
@@ -36,14 +37,6 @@ function waitEvent(calls, name, event, { timeout = 20000 } = {}) {
   return waitFor(() => eventsOf(calls, name).find((p) => p.event === event), {
     timeout, message: `process:event "${event}" for ${name} never arrived`,
   });
-}
-
-async function onlineProc(pm2, name, { timeout = 15000 } = {}) {
-  return waitFor(async () => {
-    const list = await call(pm2, 'list');
-    const p = list.find((x) => x.name === name);
-    return p && p.pm2_env.status === 'online' && p.pid ? p : false;
-  }, { timeout, message: `${name} never online` });
 }
 
 function assertProcessEvent(packet, { name, event }) {

@@ -18,6 +18,7 @@ const path = require('node:path');
 const {
   IS_ORIGINAL, sandbox, call, errText, waitFor, isAlive, sleep, implPath, readDaemonPid,
   runChild, withTimeout, apps,
+  listByName, onlineAll,
 } = require('./helpers');
 const { freePort, httpGet, loadLoop } = require('./http');
 
@@ -85,20 +86,6 @@ function udpPortFree(port) {
     s.on('error', () => { try { s.close(); } catch { /* not bound */ } resolve(false); });
     s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
-}
-
-async function listByName(pm2, name) {
-  const list = await call(pm2, 'list');
-  return list.filter((p) => p.name === name);
-}
-
-// Wait until the app has exactly `count` processes, all online with a pid.
-async function allOnline(pm2, name, count, { timeout = 20000 } = {}) {
-  return waitFor(async () => {
-    const procs = await listByName(pm2, name);
-    return procs.length === count && procs.every((p) => p.pm2_env.status === 'online' && p.pid)
-      ? procs : false;
-  }, { timeout, message: `${name}: ${count} instance(s) never all online` });
 }
 
 // Events appended by the apps below (one JSON object a line).
@@ -197,7 +184,7 @@ test("exec_mode 'cluster' with instances: 2 workers, NODE_APP_INSTANCE, -<pm_id>
   assert.ok(Array.isArray(started));
   assert.equal(started.length, 2);
 
-  const procs = await allOnline(pm2, 'web', 2);
+  const procs = await onlineAll(pm2, 'web', 2);
   assert.deepEqual(procs.map((p) => p.pm_id).sort(), [0, 1]);
   assert.equal(new Set(procs.map((p) => p.pid)).size, 2, 'distinct pids');
   for (const p of procs) {
@@ -240,19 +227,19 @@ test('instances on a Node script means cluster; a numeric string counts; fork st
   await call(pm2, 'connect');
 
   await call(pm2, 'start', { script, name: 'implicit', instances: 2 });
-  const implicit = await allOnline(pm2, 'implicit', 2);
+  const implicit = await onlineAll(pm2, 'implicit', 2);
   for (const p of implicit) assert.equal(p.pm2_env.exec_mode, 'cluster_mode');
 
   await call(pm2, 'start', { script, name: 'str', instances: '2' });
-  const str = await allOnline(pm2, 'str', 2);
+  const str = await onlineAll(pm2, 'str', 2);
   for (const p of str) assert.equal(p.pm2_env.exec_mode, 'cluster_mode');
 
   await call(pm2, 'start', { script, name: 'forked', instances: 2, exec_mode: 'fork' });
-  const forked = await allOnline(pm2, 'forked', 2);
+  const forked = await onlineAll(pm2, 'forked', 2);
   for (const p of forked) assert.equal(p.pm2_env.exec_mode, 'fork_mode');
 
   await call(pm2, 'start', { script, name: 'single' });
-  const [single] = await allOnline(pm2, 'single', 1);
+  const [single] = await onlineAll(pm2, 'single', 1);
   assert.equal(single.pm2_env.exec_mode, 'fork_mode', 'no instances option: fork');
 
   assert.deepEqual((await call(pm2, 'list')).map((p) => p.pm_id), [0, 1, 2, 3, 4, 5, 6]);
@@ -270,7 +257,7 @@ test("instances 'max', 0 and negative resolve against the CPU count (at least 1)
   ];
   for (const [name, instances, expected] of cases) {
     await call(pm2, 'start', { script, name, instances, exec_mode: 'cluster' });
-    const procs = await allOnline(pm2, name, expected);
+    const procs = await onlineAll(pm2, name, expected);
     assert.equal(procs.length, expected, `instances ${instances} -> ${expected}`);
     for (const p of procs) assert.equal(p.pm2_env.exec_mode, 'cluster_mode');
     await call(pm2, 'delete', name);
@@ -292,7 +279,7 @@ test('instance_var renames NODE_APP_INSTANCE; increment_var counts up from its e
     increment_var: 'APP_PORT',
     env: { DUMP_DIR: dumpDir, APP_PORT: 5000 },
   });
-  await allOnline(pm2, 'vars', 2);
+  await onlineAll(pm2, 'vars', 2);
   const dumps = await waitFor(() => {
     const d = readDumps(dumpDir);
     return d.length === 2 ? d : false;
@@ -317,7 +304,7 @@ async function startHttpCluster(t, name, env) {
   await call(pm2, 'start', {
     script, name, exec_mode: 'cluster', instances: 2, env: { PORT: String(port), EVENTS_FILE: events, ...env },
   });
-  const pids = (await allOnline(pm2, name, 2)).map((p) => p.pid);
+  const pids = (await onlineAll(pm2, name, 2)).map((p) => p.pid);
   await waitFor(() => pids.every((pid) => hasEvent(events, pid, 'listening')), { message: 'workers not listening' });
   return { pm2, home, port, pids, baseline };
 }
@@ -346,7 +333,7 @@ test('listen(0) in every worker shares one ephemeral port', async (t) => {
     script, name: 'zero', exec_mode: 'cluster', instances: 2,
     env: { LISTEN_ZERO: '1', EVENTS_FILE: events, BUSY_MS: '5' },
   });
-  const procs = await allOnline(pm2, 'zero', 2);
+  const procs = await onlineAll(pm2, 'zero', 2);
   const pids = procs.map((p) => p.pid);
   const listening = await waitFor(() => {
     const ev = readEvents(events).filter((e) => e.what === 'listening' && pids.includes(e.pid));
@@ -370,7 +357,7 @@ test('Unix socket path shared by the workers; gone after delete', async (t) => {
     script, name: 'unix', exec_mode: 'cluster', instances: 2,
     env: { SOCK_PATH: sockPath, EVENTS_FILE: events, BUSY_MS: '5' },
   });
-  const procs = await allOnline(pm2, 'unix', 2);
+  const procs = await onlineAll(pm2, 'unix', 2);
   const pids = procs.map((p) => p.pid);
   await waitFor(() => pids.every((pid) => hasEvent(events, pid, 'listening')), { message: 'workers not listening' });
 
@@ -402,7 +389,7 @@ server = { close(cb) { sock.close(cb); } };
   await call(pm2, 'start', {
     script, name: 'udp', exec_mode: 'cluster', instances: 2, env: { PORT: String(port), EVENTS_FILE: events },
   });
-  const procs = await allOnline(pm2, 'udp', 2);
+  const procs = await onlineAll(pm2, 'udp', 2);
   const pids = procs.map((p) => p.pid);
   await waitFor(() => pids.every((pid) => hasEvent(events, pid, 'listening')), { message: 'workers not bound' });
 
@@ -443,10 +430,10 @@ test("scale: to n, '+k', '-k'; same count is an error; new workers share the por
     script, name: 'sc', exec_mode: 'cluster', instances: 1,
     env: { PORT: String(port), EVENTS_FILE: events, BUSY_MS: '5' },
   });
-  await allOnline(pm2, 'sc', 1);
+  await onlineAll(pm2, 'sc', 1);
 
   await call(pm2, 'scale', 'sc', 3);
-  let procs = await allOnline(pm2, 'sc', 3);
+  let procs = await onlineAll(pm2, 'sc', 3);
   assert.equal(new Set(procs.map((p) => p.pm_id)).size, 3);
   for (const p of procs) assert.equal(p.pm2_env.exec_mode, 'cluster_mode');
   const pids = procs.map((p) => p.pid);
@@ -460,18 +447,18 @@ test("scale: to n, '+k', '-k'; same count is an error; new workers share the por
   assert.equal((await listByName(pm2, 'sc')).length, 3);
 
   await call(pm2, 'scale', 'sc', '+1');
-  procs = await allOnline(pm2, 'sc', 4);
+  procs = await onlineAll(pm2, 'sc', 4);
 
   if (!IS_ORIGINAL) {
     // pm2 7.0.4's scale('-k') indexes a process object as an array (rmProcs(procs[0], ...))
     // and throws in the client; only checked against the implementation under test.
     await call(pm2, 'scale', 'sc', '-2');
-    procs = await allOnline(pm2, 'sc', 2);
+    procs = await onlineAll(pm2, 'sc', 2);
   }
 
   const beforeDown = procs.map((p) => p.pid);
   await call(pm2, 'scale', 'sc', 1);
-  procs = await allOnline(pm2, 'sc', 1);
+  procs = await onlineAll(pm2, 'sc', 1);
   const [last] = procs;
   await waitFor(() => beforeDown.filter((pid) => pid !== last.pid).every((pid) => !isAlive(pid)),
     { message: 'a removed worker is still alive' });
@@ -493,7 +480,7 @@ test('reload(name) under continuous requests: no failed request, rolling one at 
   await call(pm2, 'start', {
     script, name: 'zd', exec_mode: 'cluster', instances: 2, env: { PORT: String(port), EVENTS_FILE: events },
   });
-  const before = await allOnline(pm2, 'zd', 2);
+  const before = await onlineAll(pm2, 'zd', 2);
   const oldPids = before.map((p) => p.pid);
   await waitFor(() => oldPids.every((pid) => hasEvent(events, pid, 'listening')), { message: 'workers not listening' });
 
@@ -516,7 +503,7 @@ test('reload(name) under continuous requests: no failed request, rolling one at 
     assert.deepEqual(load.failures, [], `${load.failures.length} failed request(s) of ${load.ok + load.failures.length}`);
   }
 
-  const after = await allOnline(pm2, 'zd', 2);
+  const after = await onlineAll(pm2, 'zd', 2);
   for (const b of before) {
     const a = after.find((p) => p.pm_id === b.pm_id);
     assert.ok(a, `pm_id ${b.pm_id} still there`);
@@ -574,7 +561,7 @@ async function startKeepAliveApp(pm2, writeApp, name, env = {}) {
   const script = writeApp('keepalive.js', KEEP_ALIVE_APP);
   const port = await freePort();
   await call(pm2, 'start', { script, name, exec_mode: 'cluster', instances: 2, env: { PORT: String(port), ...env } });
-  const pids = (await allOnline(pm2, name, 2)).map((p) => p.pid);
+  const pids = (await onlineAll(pm2, name, 2)).map((p) => p.pid);
   await waitFor(async () => (await httpGet({ host: '127.0.0.1', port }).catch(() => ({}))).status === 200,
     { message: `${name}: nothing answers` });
   return { port, pids };
@@ -582,7 +569,7 @@ async function startKeepAliveApp(pm2, writeApp, name, env = {}) {
 
 // After a reload of `name`: every worker is new and the old ones are gone.
 async function assertReplaced(pm2, name, before) {
-  const after = (await allOnline(pm2, name, 2)).map((p) => p.pid);
+  const after = (await onlineAll(pm2, name, 2)).map((p) => p.pid);
   assert.ok(after.every((pid) => !before.includes(pid)), `${name}: every worker replaced`);
   await waitFor(() => before.every((pid) => !isAlive(pid)), { message: `${name}: old workers still alive` });
 }
@@ -632,7 +619,7 @@ test('reload with a connection that never closes: the old worker is still replac
   const port = await freePort();
   await call(pm2, 'connect');
   await call(pm2, 'start', { script, name: 'echo', exec_mode: 'cluster', instances: 1, kill_timeout: 500, env: { PORT: String(port) } });
-  const [before] = await allOnline(pm2, 'echo', 1);
+  const [before] = await onlineAll(pm2, 'echo', 1);
   let client = null;
   await waitFor(() => new Promise((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port }, () => { client = s; resolve(true); });
@@ -645,7 +632,7 @@ test('reload with a connection that never closes: the old worker is still replac
   assert.equal(await echoed, 'hi');
 
   await call(pm2, 'reload', 'echo');
-  const [after] = await allOnline(pm2, 'echo', 1);
+  const [after] = await onlineAll(pm2, 'echo', 1);
   assert.notEqual(after.pid, before.pid);
   await waitFor(() => !isAlive(before.pid), { message: 'old worker still alive' });
   await withTimeout(ended, 10000, 'closing the old worker\'s connection');
@@ -661,7 +648,7 @@ test('reload with wait_ready: each old worker stops only after its replacement s
     script, name: 'wr', exec_mode: 'cluster', instances: 2, wait_ready: true, listen_timeout: 20000,
     env: { PORT: String(port), EVENTS_FILE: events, READY_DELAY_MS: '700' },
   });
-  const before = await allOnline(pm2, 'wr', 2);
+  const before = await onlineAll(pm2, 'wr', 2);
   // start with wait_ready answers once each worker is ready
   for (const p of before) assert.ok(hasEvent(events, p.pid, 'ready'), `pm_id ${p.pm_id} online before ready`);
 
@@ -670,7 +657,7 @@ test('reload with wait_ready: each old worker stops only after its replacement s
   await waitFor(() => load.ok >= 20, { message: 'load loop got no answers before reload' });
 
   await call(pm2, 'reload', 'wr');
-  const after = await allOnline(pm2, 'wr', 2);
+  const after = await onlineAll(pm2, 'wr', 2);
   const ev = readEvents(events);
   const trace = ev.map((e) => `${e.what}:${e.pid}`).join(' ');
   for (const b of before) {
@@ -698,25 +685,25 @@ test('reload.lock: a fresh lock refuses reload unless force; stale and released 
   const script = writeApp('app.js', apps.forever);
   await call(pm2, 'connect');
   await call(pm2, 'start', { script, name: 'lk', exec_mode: 'cluster', instances: 1, listen_timeout: 1000 });
-  const [p0] = await allOnline(pm2, 'lk', 1);
+  const [p0] = await onlineAll(pm2, 'lk', 1);
   const lock = path.join(home, 'reload.lock');
 
   // "fresh" locks are written 1 s in the past: pm2 treats a lock aged 0 ms as free
   fs.writeFileSync(lock, String(Date.now() - 1000));
   await assert.rejects(call(pm2, 'reload', 'lk'), (e) => /Reload in progress/.test(errText(e)));
-  const [same] = await allOnline(pm2, 'lk', 1);
+  const [same] = await onlineAll(pm2, 'lk', 1);
   assert.equal(same.pid, p0.pid, 'refused reload leaves the app alone');
   assert.equal(same.pm2_env.restart_time, p0.pm2_env.restart_time);
 
   fs.writeFileSync(lock, String(Date.now() - 1000));
   await call(pm2, 'reload', 'lk', { force: true });
-  const [p1] = await allOnline(pm2, 'lk', 1);
+  const [p1] = await onlineAll(pm2, 'lk', 1);
   assert.notEqual(p1.pid, p0.pid);
   assert.equal(p1.pm2_env.restart_time, p0.pm2_env.restart_time + 1);
 
   // the lock is released after a reload: the next one needs no force
   await call(pm2, 'reload', 'lk');
-  const [p2] = await allOnline(pm2, 'lk', 1);
+  const [p2] = await onlineAll(pm2, 'lk', 1);
   assert.notEqual(p2.pid, p1.pid);
 
   // 5 s old: within the default 30 s timeout -> refused
@@ -725,7 +712,7 @@ test('reload.lock: a fresh lock refuses reload unless force; stale and released 
   // 60 s old: stale -> allowed
   fs.writeFileSync(lock, String(Date.now() - 60000));
   await call(pm2, 'reload', 'lk');
-  const [p3] = await allOnline(pm2, 'lk', 1);
+  const [p3] = await onlineAll(pm2, 'lk', 1);
   assert.notEqual(p3.pid, p2.pid);
 });
 
@@ -783,12 +770,12 @@ setTimeout(() => { log('ready'); process.send('ready'); }, 500);
   await call(pm2, 'start', {
     script, name: 'fr', exec_mode: 'fork', wait_ready: true, listen_timeout: 20000, env: { EVENTS_FILE: events },
   });
-  const [before] = await allOnline(pm2, 'fr', 1);
+  const [before] = await onlineAll(pm2, 'fr', 1);
   assert.equal(before.pm2_env.exec_mode, 'fork_mode');
   assert.ok(hasEvent(events, before.pid, 'ready'), 'online only after ready');
 
   await call(pm2, 'reload', 'fr');
-  const [after] = await allOnline(pm2, 'fr', 1);
+  const [after] = await onlineAll(pm2, 'fr', 1);
   assert.notEqual(after.pid, before.pid);
   assert.equal(after.pm2_env.restart_time, before.pm2_env.restart_time + 1);
   const ev = readEvents(events);
@@ -812,10 +799,10 @@ test('a worker that never listens: start and reload(all) conclude (listen_timeou
   const script = writeApp('idle.js', apps.forever);
   await call(pm2, 'connect');
   await call(pm2, 'start', { script, name: 'idle', exec_mode: 'cluster', instances: 2, listen_timeout: 1000 });
-  const before = await allOnline(pm2, 'idle', 2);
+  const before = await onlineAll(pm2, 'idle', 2);
   const res = await call(pm2, 'reload', 'all');
   assert.ok(Array.isArray(res));
-  const after = await allOnline(pm2, 'idle', 2);
+  const after = await onlineAll(pm2, 'idle', 2);
   for (const b of before) {
     const a = after.find((p) => p.pm_id === b.pm_id);
     assert.notEqual(a.pid, b.pid);
@@ -826,7 +813,7 @@ test('a worker that never listens: start and reload(all) conclude (listen_timeou
   // reload of a stopped cluster app starts it; reload of an unknown name is an error
   await call(pm2, 'stop', 'idle');
   await call(pm2, 'reload', 'idle');
-  await allOnline(pm2, 'idle', 2);
+  await onlineAll(pm2, 'idle', 2);
   await assert.rejects(call(pm2, 'reload', 'no-such-app'));
 });
 
@@ -837,9 +824,9 @@ test('a worker that never sends ready (wait_ready): start and reload conclude af
   await call(pm2, 'start', {
     script, name: 'mute', exec_mode: 'cluster', instances: 1, wait_ready: true, listen_timeout: 1000,
   });
-  const [before] = await allOnline(pm2, 'mute', 1);
+  const [before] = await onlineAll(pm2, 'mute', 1);
   await call(pm2, 'reload', 'mute');
-  const [after] = await allOnline(pm2, 'mute', 1);
+  const [after] = await onlineAll(pm2, 'mute', 1);
   assert.notEqual(after.pid, before.pid);
   await waitFor(() => !isAlive(before.pid), { message: 'old worker still alive' });
 });
@@ -877,7 +864,7 @@ test('reload into a version that crashes on start settles (no hang); the daemon 
     script, name: 'rc', exec_mode: 'cluster', instances: 1, listen_timeout: 1500, max_restarts: 2, min_uptime: 60000,
     env: { PORT: String(port) },
   });
-  await allOnline(pm2, 'rc', 1);
+  await onlineAll(pm2, 'rc', 1);
   writeApp('app.js', "throw new Error('broken release');\n");
   try { await call(pm2, 'reload', 'rc'); } catch { /* an error answer is acceptable */ }
   const list = await call(pm2, 'list');
@@ -934,7 +921,7 @@ test('port already taken by another program: never online-serving, daemon fine, 
   await call(pm2, 'start', {
     script, name: 'free', exec_mode: 'cluster', instances: 1, env: { PORT: String(port), EVENTS_FILE: events },
   });
-  const [p] = await allOnline(pm2, 'free', 1);
+  const [p] = await onlineAll(pm2, 'free', 1);
   await waitFor(() => hasEvent(events, p.pid, 'listening'), { message: 'app did not listen on the freed port' });
   const r = await httpGet({ host: '127.0.0.1', port });
   assert.equal(JSON.parse(r.body).pid, p.pid);

@@ -16,6 +16,7 @@ const { spawn, execFileSync } = require('node:child_process');
 const {
   IS_ORIGINAL, ROOT, sandbox, call, errText, waitFor, isAlive, sleep, readDaemonPid, withTimeout, apps,
   disposeClient, impl,
+  rejection,
 } = require('./helpers');
 
 const IS_ROOT = process.getuid && process.getuid() === 0;
@@ -25,15 +26,6 @@ const ONLY_OURS = IS_ORIGINAL && 'a hardening of this implementation';
 function procStatus(pid, field) {
   const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
   return line.split(/\s+/).slice(1).filter(Boolean).map(Number);
-}
-
-async function rejection(promise) {
-  try {
-    await promise;
-  } catch (e) {
-    return errText(e);
-  }
-  assert.fail('expected an error');
 }
 
 // Starts `pm2-daemon` for `home` by hand, with `stderr` as its log; resolves once ready.
@@ -91,9 +83,9 @@ test('uid/gid: an app started with uid "nobody" runs as nobody, with its groups'
 test('uid/gid: an unknown user or group is refused with a clear error', { skip: ONLY_OURS }, async (t) => {
   const { pm2, writeApp } = await sandbox(t);
   const script = writeApp('app.js', apps.forever);
-  const user = await rejection(call(pm2, 'start', { script, name: 'u', uid: 'no-such-user-pm2rs' }));
+  const user = errText(await rejection(call(pm2, 'start', { script, name: 'u', uid: 'no-such-user-pm2rs' })));
   assert.match(user, /user "no-such-user-pm2rs"/);
-  const group = await rejection(call(pm2, 'start', { script, name: 'g', gid: 'no-such-group-pm2rs' }));
+  const group = errText(await rejection(call(pm2, 'start', { script, name: 'g', gid: 'no-such-group-pm2rs' })));
   assert.match(group, /group "no-such-group-pm2rs"/);
   const running = (await call(pm2, 'list')).filter((p) => p.pm2_env.status === 'online');
   assert.equal(running.length, 0, 'nothing runs with the wrong identity');
@@ -106,13 +98,13 @@ test('instances and scale beyond the documented limit are clear errors', { skip:
   const { pm2, writeApp } = await sandbox(t);
   const script = writeApp('app.js', apps.forever);
   for (const instances of [1e9, 2 ** 32 + 1]) {
-    const e = await rejection(call(pm2, 'start', { script, name: 'many', instances, exec_mode: 'fork' }));
+    const e = errText(await rejection(call(pm2, 'start', { script, name: 'many', instances, exec_mode: 'fork' })));
     assert.match(e, /"instances" must be at most 4096/);
   }
   assert.equal((await call(pm2, 'list')).length, 0);
   await call(pm2, 'start', { script, name: 'one', exec_mode: 'fork' });
   for (const count of [1e9, 2 ** 32 + 1, '+4294967296']) {
-    const e = await rejection(call(pm2, 'scale', 'one', count));
+    const e = errText(await rejection(call(pm2, 'scale', 'one', count)));
     assert.match(e, /at most 4096/);
   }
   assert.equal((await call(pm2, 'list')).length, 1);
@@ -234,7 +226,7 @@ test('a full disk: dump fails clearly, keeps both dumps, and works again once sp
   const filler = path.join(mount, 'filler');
   try { execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=4k'], { stdio: 'ignore' }); } catch { /* disk full */ }
   await call(pm2, 'start', { script, name: 'b' });
-  const e = await rejection(call(pm2, 'dump'));
+  const e = errText(await rejection(call(pm2, 'dump')));
   assert.match(e, /dump\.pm2.*No space left on device/);
   assert.deepEqual(fs.readFileSync(path.join(home, 'dump.pm2')), dump);
   assert.deepEqual(fs.readFileSync(path.join(home, 'dump.pm2.bak')), bak);
@@ -275,7 +267,7 @@ test('a daemon that goes away during the handshake is not blamed on an original 
     s.listen(path.join(home, 'rpc.sock'), () => resolve(s));
   });
   t.after(() => server.close());
-  const e = await rejection(call(pm2, 'connect'));
+  const e = errText(await rejection(call(pm2, 'connect')));
   assert.doesNotMatch(e, /original pm2/);
   assert.match(e, /closed the connection during the handshake/);
 });
@@ -341,7 +333,7 @@ test('a call the daemon never answers fails after PM2_CALL_TIMEOUT with a clear 
   t.after(() => server.close());
   process.env.PM2_CALL_TIMEOUT = '500';
   t.after(() => { delete process.env.PM2_CALL_TIMEOUT; });
-  const e = await rejection(withTimeout(call(pm2, 'list'), 10000, 'list'));
+  const e = errText(await rejection(withTimeout(call(pm2, 'list'), 10000, 'list')));
   assert.match(e, /did not answer "list" within 0\.5 s/);
 });
 
@@ -371,7 +363,7 @@ test('a NUL byte in env is a clear error and leaves no entry behind', {
 }, async (t) => {
   const { pm2, writeApp } = await sandbox(t);
   const script = writeApp('app.js', apps.forever);
-  const e = await rejection(call(pm2, 'start', { script, name: 'nul', env: { BAD: 'a\u0000b' } }));
+  const e = errText(await rejection(call(pm2, 'start', { script, name: 'nul', env: { BAD: 'a\u0000b' } })));
   assert.match(e, /nul/i);
   assert.deepEqual(await call(pm2, 'list'), []);
 });

@@ -128,6 +128,41 @@ async function waitFor(fn, { timeout = 10000, interval = 100, message } = {}) {
   }
 }
 
+// What `promise` rejects with, as thrown; fails the test if it resolves.
+async function rejection(promise) {
+  try {
+    await promise;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected an error, the call succeeded');
+}
+
+// The processes of app `name` in pm2's list.
+async function listByName(pm2, name) {
+  return (await call(pm2, 'list')).filter((p) => p.name === name);
+}
+
+async function procByName(pm2, name) {
+  return (await call(pm2, 'list')).find((p) => p.name === name);
+}
+
+// Waits until app `name` is online with a pid (and `where(proc)` holds); answers its process.
+async function onlineProc(pm2, name, { timeout = 15000, where = () => true } = {}) {
+  return waitFor(async () => {
+    const p = await procByName(pm2, name);
+    return p && p.pm2_env.status === 'online' && p.pid && where(p) ? p : false;
+  }, { timeout, message: `${name} never online` });
+}
+
+// Waits until app `name` has exactly `count` processes, all online with a pid; answers them.
+async function onlineAll(pm2, name, count = 1, { timeout = 20000 } = {}) {
+  return waitFor(async () => {
+    const procs = await listByName(pm2, name);
+    return procs.length === count && procs.every((p) => p.pm2_env.status === 'online' && p.pid) ? procs : false;
+  }, { timeout, message: `${count} instance(s) of ${name} never all online` });
+}
+
 function isAlive(pid) {
   if (!pid || typeof pid !== 'number') return false;
   try {
@@ -407,6 +442,11 @@ module.exports = {
   call,
   callCounting,
   errText,
+  rejection,
+  listByName,
+  procByName,
+  onlineProc,
+  onlineAll,
   withTimeout,
   waitFor,
   sleep,

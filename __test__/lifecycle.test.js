@@ -12,19 +12,8 @@ const path = require('node:path');
 const {
   sandbox, call, waitFor, isAlive, readFileEventually, readJsonEventually, apps,
   disposeClient,
+  listByName, onlineProc,
 } = require('./helpers');
-
-async function listByName(pm2, name) {
-  const list = await call(pm2, 'list');
-  return list.filter((p) => p.name === name);
-}
-
-async function onlineProc(pm2, name, { timeout = 10000 } = {}) {
-  return waitFor(async () => {
-    const [p] = await listByName(pm2, name);
-    return p && p.pm2_env.status === 'online' && p.pid ? p : false;
-  }, { timeout, message: `${name} never online` });
-}
 
 test('connect answers daemon metadata', async (t) => {
   const { pm2, home } = await sandbox(t);

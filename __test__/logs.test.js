@@ -14,6 +14,7 @@ const zlib = require('node:zlib');
 
 const {
   IS_ORIGINAL, sandbox, call, errText, waitFor, isAlive, readFileEventually, sleep, apps,
+  onlineProc, onlineAll,
 } = require('./helpers');
 
 const TEST_TIMEOUT = 60000;
@@ -21,21 +22,6 @@ const ONLY_OURS = IS_ORIGINAL && 'beyond pm2: built-in log rotation exists only 
 
 // ---------------------------------------------------------------------------
 // helpers
-
-async function onlineProc(pm2, name, { timeout = 15000 } = {}) {
-  return waitFor(async () => {
-    const list = await call(pm2, 'list');
-    const p = list.find((x) => x.name === name);
-    return p && p.pm2_env.status === 'online' && p.pid ? p : false;
-  }, { timeout, message: `${name} never online` });
-}
-
-async function onlineAll(pm2, name, count, { timeout = 15000 } = {}) {
-  return waitFor(async () => {
-    const l = (await call(pm2, 'list')).filter((p) => p.name === name);
-    return l.length === count && l.every((p) => p.pm2_env.status === 'online' && p.pid) ? l : false;
-  }, { timeout, message: `${count} instance(s) of ${name} never online` });
-}
 
 function read(file) {
   try { return fs.readFileSync(file, 'utf8'); } catch { return null; }

@@ -15,6 +15,7 @@ const { spawn } = require('node:child_process');
 const {
   IS_ORIGINAL, implPath, sandbox, call, waitFor, withTimeout, sleep, isAlive, errText, readFileEventually, apps,
   openBus, closeBus,
+  procByName, onlineProc, rejection,
 } = require('./helpers');
 
 const TEST_TIMEOUT = 60000;
@@ -39,27 +40,6 @@ function record(bus, pattern) {
 
 function packetsFrom(calls, name) {
   return calls.map((a) => a[a.length - 1]).filter((p) => p && p.process && p.process.name === name);
-}
-
-async function procByName(pm2, name) {
-  const list = await call(pm2, 'list');
-  return list.find((p) => p.name === name);
-}
-
-async function onlineProc(pm2, name, { timeout = 15000 } = {}) {
-  return waitFor(async () => {
-    const p = await procByName(pm2, name);
-    return p && p.pm2_env.status === 'online' && p.pid ? p : false;
-  }, { timeout, message: `${name} never online` });
-}
-
-async function rejects(promise) {
-  try {
-    await promise;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected an error, the call succeeded');
 }
 
 function assertError(err, re) {
@@ -166,15 +146,15 @@ test('sendDataToProcessId: missing id/data/topic, unknown id and a stopped app a
   await onlineProc(pm2, 'echo');
 
   const missing = /(id|data|topic).*missing|missing.*(id|data|topic)/i;
-  assertError(await rejects(call(pm2, 'sendDataToProcessId', { data: { a: 1 }, topic: 't' })), missing);
-  assertError(await rejects(call(pm2, 'sendDataToProcessId', { id: 0, topic: 't' })), missing);
-  assertError(await rejects(call(pm2, 'sendDataToProcessId', { id: 0, data: { a: 1 } })), missing);
-  assertError(await rejects(call(pm2, 'sendDataToProcessId', 0, { data: { a: 1 } })), missing);
+  assertError(await rejection(call(pm2, 'sendDataToProcessId', { data: { a: 1 }, topic: 't' })), missing);
+  assertError(await rejection(call(pm2, 'sendDataToProcessId', { id: 0, topic: 't' })), missing);
+  assertError(await rejection(call(pm2, 'sendDataToProcessId', { id: 0, data: { a: 1 } })), missing);
+  assertError(await rejection(call(pm2, 'sendDataToProcessId', 0, { data: { a: 1 } })), missing);
 
-  assertError(await rejects(call(pm2, 'sendDataToProcessId', { id: 42, data: { a: 1 }, topic: 't' })), /unknown|not found/i);
+  assertError(await rejection(call(pm2, 'sendDataToProcessId', { id: 42, data: { a: 1 }, topic: 't' })), /unknown|not found/i);
 
   await call(pm2, 'stop', 'echo');
-  assertError(await rejects(call(pm2, 'sendDataToProcessId', { id: 0, data: { a: 1 }, topic: 't' })), /offline|not online|stopped/i);
+  assertError(await rejection(call(pm2, 'sendDataToProcessId', { id: 0, data: { a: 1 }, topic: 't' })), /offline|not online|stopped/i);
 
   // the daemon keeps serving the other app
   const ok = await call(pm2, 'sendDataToProcessId', { id: 1, data: { a: 1 }, topic: 't' });
@@ -342,10 +322,10 @@ test('signals: unknown signal name, unknown id and unknown name are errors', { t
   const before = await onlineProc(pm2, 'sig');
 
   const badSignal = /signal/i;
-  assertError(await rejects(call(pm2, 'sendSignalToProcessId', 'SIGNOTREAL', 0)), badSignal);
-  assertError(await rejects(call(pm2, 'sendSignalToProcessName', 'SIGNOTREAL', 'sig')), badSignal);
-  assertError(await rejects(call(pm2, 'sendSignalToProcessId', 'SIGUSR2', 42)), /unknown|not found/i);
-  assertError(await rejects(call(pm2, 'sendSignalToProcessName', 'SIGUSR2', 'no-such-app')), /unknown|not found/i);
+  assertError(await rejection(call(pm2, 'sendSignalToProcessId', 'SIGNOTREAL', 0)), badSignal);
+  assertError(await rejection(call(pm2, 'sendSignalToProcessName', 'SIGNOTREAL', 'sig')), badSignal);
+  assertError(await rejection(call(pm2, 'sendSignalToProcessId', 'SIGUSR2', 42)), /unknown|not found/i);
+  assertError(await rejection(call(pm2, 'sendSignalToProcessName', 'SIGUSR2', 'no-such-app')), /unknown|not found/i);
 
   const after = await onlineProc(pm2, 'sig');
   assert.equal(after.pid, before.pid, 'the app was not touched');
@@ -376,9 +356,9 @@ test('sendLineToStdin writes lines (with the separator) to the app stdin', { tim
   await call(pm2, 'sendLineToStdin', 0, 'third', '|\n');
   await readFileEventually(out, { predicate: (c) => c === 'first line\nsecond\nthird|\n' });
 
-  assertError(await rejects(call(pm2, 'sendLineToStdin', 42, 'nobody')), /unknown|not found/i);
+  assertError(await rejection(call(pm2, 'sendLineToStdin', 42, 'nobody')), /unknown|not found/i);
   await call(pm2, 'stop', 'reader');
-  assertError(await rejects(call(pm2, 'sendLineToStdin', 0, 'too late')), /offline|not online|stopped/i);
+  assertError(await rejection(call(pm2, 'sendLineToStdin', 0, 'too late')), /offline|not online|stopped/i);
 });
 
 // ---------------------------------------------------------------------------
@@ -600,10 +580,10 @@ test('trigger: unknown action and unknown app are errors', { timeout: TEST_TIMEO
   await call(pm2, 'connect');
   await call(pm2, 'start', { script, name: 'actions' });
   await actionsRegistered(pm2, 'actions');
-  const noAction = await rejects(withTimeout(call(pm2, 'trigger', 0, 'no-such-action'), 20000, 'trigger'));
+  const noAction = await rejection(withTimeout(call(pm2, 'trigger', 0, 'no-such-action'), 20000, 'trigger'));
   releaseTriggerBus(pm2);
   assertError(noAction, /action/i);
-  const noApp = await rejects(withTimeout(call(pm2, 'trigger', 'no-such-app', 'ping'), 20000, 'trigger'));
+  const noApp = await rejection(withTimeout(call(pm2, 'trigger', 'no-such-app', 'ping'), 20000, 'trigger'));
   releaseTriggerBus(pm2);
   assert.ok(noApp instanceof Error);
   assert.ok(errText(noApp).length > 0);

@@ -15,6 +15,7 @@ const { Worker } = require('node:worker_threads');
 const {
   IS_ORIGINAL, implPath, implPackageDir, sandbox: baseSandbox, call, callCounting, errText, waitFor, isAlive, killPid,
   readDaemonPid, readFileEventually, sleep, apps, disposeClient, releaseOriginalSockets,
+  listByName, onlineAll,
 } = require('./helpers');
 
 const TEST_TIMEOUT = 60000;
@@ -40,17 +41,6 @@ async function sandbox(t) {
   const box = await baseSandbox(t);
   if (IS_ORIGINAL) pinOriginalPaths(box.home);
   return box;
-}
-
-async function listByName(pm2, name) {
-  return (await call(pm2, 'list')).filter((p) => p.name === name);
-}
-
-async function onlineAll(pm2, name, count = 1, { timeout = 15000 } = {}) {
-  return waitFor(async () => {
-    const l = await listByName(pm2, name);
-    return l.length === count && l.every((p) => p.pm2_env.status === 'online' && p.pid) ? l : false;
-  }, { timeout, message: `${count} instance(s) of ${name} never online` });
 }
 
 // A pid that is running (kill(pid, 0) also succeeds for a zombie nobody has reaped yet).

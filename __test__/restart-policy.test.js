@@ -29,24 +29,13 @@ const path = require('node:path');
 const {
   IS_ORIGINAL, sandbox, call, waitFor, withTimeout, sleep, isAlive, readFileEventually,
   readJsonEventually, errText, apps,
+  procByName, onlineProc,
 } = require('./helpers');
 
 const TEST_TIMEOUT = 60000;
 
 // ---------------------------------------------------------------------------
 // helpers
-
-async function procByName(pm2, name) {
-  const list = await call(pm2, 'list');
-  return list.find((p) => p.name === name);
-}
-
-async function onlineProc(pm2, name, { timeout = 15000, where = () => true } = {}) {
-  return waitFor(async () => {
-    const p = await procByName(pm2, name);
-    return p && p.pm2_env.status === 'online' && p.pid && where(p) ? p : false;
-  }, { timeout, message: `${name} never online` });
-}
 
 async function statusOf(pm2, name) {
   const p = await procByName(pm2, name);
