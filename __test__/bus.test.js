@@ -16,25 +16,15 @@ const {
   releaseOriginalSockets,
   openBus, closeBus,
   onlineProc,
+  record, packetsOf,
 } = require('./helpers');
 
 const TEST_TIMEOUT = 60000;
 
 
 // Every call of a handler registered on `pattern`, as its argument list.
-function record(bus, pattern) {
-  const calls = [];
-  bus.on(pattern, (...args) => calls.push(args));
-  return calls;
-}
-
-// The process:event packets (last argument of each call) for app `name`.
-function eventsOf(calls, name) {
-  return calls.map((a) => a[a.length - 1]).filter((p) => p && p.process && p.process.name === name);
-}
-
 function waitEvent(calls, name, event, { timeout = 20000 } = {}) {
-  return waitFor(() => eventsOf(calls, name).find((p) => p.event === event), {
+  return waitFor(() => packetsOf(calls, name).find((p) => p.event === event), {
     timeout, message: `process:event "${event}" for ${name} never arrived`,
   });
 }
@@ -86,25 +76,25 @@ test('process:event: start, online, restart, stop, exit with their packet shape'
   assert.equal(start.process.pm_id, 0);
 
   await onlineProc(pm2, 'ev');
-  const before = eventsOf(calls, 'ev').length;
+  const before = packetsOf(calls, 'ev').length;
   await call(pm2, 'restart', 'ev');
   const restart = await waitEvent(calls, 'ev', 'restart');
   assertProcessEvent(restart, { name: 'ev', event: 'restart' });
   assert.equal(restart.manually, true, 'restart is manual');
   // the old instance exited and the new one came online
-  await waitFor(() => eventsOf(calls, 'ev').slice(before).some((p) => p.event === 'exit'),
+  await waitFor(() => packetsOf(calls, 'ev').slice(before).some((p) => p.event === 'exit'),
     { timeout: 20000, message: 'no exit event on restart' });
-  await waitFor(() => eventsOf(calls, 'ev').slice(before).some((p) => p.event === 'online'),
+  await waitFor(() => packetsOf(calls, 'ev').slice(before).some((p) => p.event === 'online'),
     { timeout: 20000, message: 'no online event on restart' });
 
   await onlineProc(pm2, 'ev');
-  const beforeStop = eventsOf(calls, 'ev').length;
+  const beforeStop = packetsOf(calls, 'ev').length;
   await call(pm2, 'stop', 'ev');
-  const stop = await waitFor(() => eventsOf(calls, 'ev').slice(beforeStop).find((p) => p.event === 'stop'),
+  const stop = await waitFor(() => packetsOf(calls, 'ev').slice(beforeStop).find((p) => p.event === 'stop'),
     { timeout: 20000, message: 'no stop event' });
   assertProcessEvent(stop, { name: 'ev', event: 'stop' });
   assert.equal(stop.manually, true, 'stop is manual');
-  const exit = await waitFor(() => eventsOf(calls, 'ev').slice(beforeStop).find((p) => p.event === 'exit'),
+  const exit = await waitFor(() => packetsOf(calls, 'ev').slice(beforeStop).find((p) => p.event === 'exit'),
     { timeout: 20000, message: 'no exit event on stop' });
   assertProcessEvent(exit, { name: 'ev', event: 'exit' });
   assert.equal(exit.manually, false, 'exit is not manual');
@@ -137,7 +127,7 @@ test('process:event: restart overlimit for an app that keeps crashing', { timeou
   const over = await waitEvent(calls, 'crasher', 'restart overlimit', { timeout: 30000 });
   assertProcessEvent(over, { name: 'crasher', event: 'restart overlimit' });
   assert.equal(over.process.status, 'errored');
-  assert.ok(eventsOf(calls, 'crasher').some((p) => p.event === 'exit'), 'each crash is an exit event');
+  assert.ok(packetsOf(calls, 'crasher').some((p) => p.event === 'exit'), 'each crash is an exit event');
   const list = await call(pm2, 'list');
   assert.equal(list.find((p) => p.name === 'crasher').pm2_env.status, 'errored');
 });

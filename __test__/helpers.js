@@ -415,6 +415,18 @@ function runChild(cmd, args, { cwd, env, timeout = 15000, input } = {}) {
   });
 }
 
+// Every call of `bus`'s handler for `pattern`, as the list of its arguments.
+function record(bus, pattern) {
+  const calls = [];
+  bus.on(pattern, (...args) => calls.push(args));
+  return calls;
+}
+
+// The packets (last argument of each recorded call) about app `name`.
+function packetsOf(calls, name) {
+  return calls.map((a) => a[a.length - 1]).filter((p) => p && p.process && p.process.name === name);
+}
+
 // Opens a bus on `pm2` and closes it when the test ends, whichever implementation.
 async function openBus(t, pm2) {
   const bus = await withTimeout(call(pm2, 'launchBus'), 20000, 'launchBus');
@@ -433,6 +445,8 @@ function closeBus(bus) {
 module.exports = {
   openBus,
   closeBus,
+  record,
+  packetsOf,
   ROOT,
   IS_ORIGINAL,
   impl,

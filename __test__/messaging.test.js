@@ -16,6 +16,7 @@ const {
   IS_ORIGINAL, implPath, sandbox, call, waitFor, withTimeout, sleep, isAlive, errText, readFileEventually, apps,
   openBus, closeBus,
   procByName, onlineProc, rejection,
+  record, packetsOf,
 } = require('./helpers');
 
 const TEST_TIMEOUT = 60000;
@@ -30,16 +31,6 @@ function releaseTriggerBus(pm2) {
   if (sock && typeof sock.close === 'function') {
     try { sock.close(); } catch { /* ignore */ }
   }
-}
-
-function record(bus, pattern) {
-  const calls = [];
-  bus.on(pattern, (...args) => calls.push(args));
-  return calls;
-}
-
-function packetsFrom(calls, name) {
-  return calls.map((a) => a[a.length - 1]).filter((p) => p && p.process && p.process.name === name);
 }
 
 function assertError(err, re) {
@@ -124,13 +115,13 @@ test('sendDataToProcessId(id, packet) and (packet): {success, data}, the packet 
   assert.equal(res2.success, true);
   assert.deepEqual(res2.data, packet2);
 
-  const echoes = () => packetsFrom(msgs, 'echo').map((p) => p.data && p.data.echo).filter(Boolean);
+  const echoes = () => packetsOf(msgs, 'echo').map((p) => p.data && p.data.echo).filter(Boolean);
   await waitFor(() => echoes().length >= 2, { timeout: 20000, message: 'the app did not echo both packets' });
   const [e1, e2] = echoes();
   assert.deepEqual(e1, { id: 0, topic: 'first', data: { n: 1, nested: { deep: [1, 2, 3] } }, type: 'process:msg' });
   assert.deepEqual(e2, packet2);
 
-  const p = packetsFrom(msgs, 'echo')[0];
+  const p = packetsOf(msgs, 'echo')[0];
   assert.equal(p.process.pm_id, 0);
   assert.equal(p.process.name, 'echo');
   assert.equal(typeof p.at, 'number');
@@ -222,7 +213,7 @@ test('process:exception for an uncaught exception and an unhandled rejection in 
   await call(pm2, 'start', { script: thrower, name: 'thrower', autorestart: false });
   await call(pm2, 'start', { script: rejecter, name: 'rejecter', autorestart: false });
 
-  const first = (name) => packetsFrom(excs, name)[0];
+  const first = (name) => packetsOf(excs, name)[0];
   await waitFor(() => first('thrower') && first('rejecter'), { timeout: 20000, message: 'process:exception missing' });
   for (const [name, message] of [['thrower', 'boom-uncaught'], ['rejecter', 'boom-rejected']]) {
     const p = first(name);
@@ -250,13 +241,13 @@ test('an unhandled rejection is reported, and the app keeps running as under pm2
   const events = record(bus, 'process:event');
   await call(pm2, 'start', { script, name: 'rejecting' });
   const before = await onlineProc(pm2, 'rejecting');
-  await waitFor(() => packetsFrom(excs, 'rejecting').length > 0, { timeout: 20000, message: 'no process:exception' });
-  assert.equal(packetsFrom(excs, 'rejecting')[0].data.message, 'stray-rejection');
+  await waitFor(() => packetsOf(excs, 'rejecting').length > 0, { timeout: 20000, message: 'no process:exception' });
+  assert.equal(packetsOf(excs, 'rejecting')[0].data.message, 'stray-rejection');
   await sleep(1500);
   const after = await onlineProc(pm2, 'rejecting');
   assert.equal(after.pid, before.pid, 'same process');
   assert.equal(after.pm2_env.restart_time, 0, 'not restarted');
-  assert.ok(!packetsFrom(events, 'rejecting').some((p) => p.event === 'exit'), 'no exit event');
+  assert.ok(!packetsOf(events, 'rejecting').some((p) => p.event === 'exit'), 'no exit event');
 });
 
 // ---------------------------------------------------------------------------
@@ -396,7 +387,7 @@ test("wait_ready: launching until the app sends 'ready', then online", { timeout
   assert.ok(fs.existsSync(marker), 'online only after the ready message');
   assert.equal(online.pm2_env.status, 'online');
   await withTimeout(started, 20000, 'start with wait_ready');
-  await waitFor(() => packetsFrom(msgs, 'slow').some((p) => p.raw === 'ready'),
+  await waitFor(() => packetsOf(msgs, 'slow').some((p) => p.raw === 'ready'),
     { timeout: 10000, message: "the 'ready' message is a process:msg on the bus" });
 });
 
