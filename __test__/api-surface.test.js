@@ -9,12 +9,11 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const http = require('node:http');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 
-const { IS_ORIGINAL, ROOT, implPath, sandbox, call, waitFor, readFileEventually, runChild, apps } = require('./helpers');
+const { IS_ORIGINAL, ROOT, implPath, sandbox, call, waitFor, readFileEventually, runChild, apps, onlineAll } = require('./helpers');
+const { freePort, localGet } = require('./http');
 
 const TEST_TIMEOUT = 60000;
 const ONLY_OURS = IS_ORIGINAL && 'what this implementation adds or answers differently';
@@ -36,34 +35,6 @@ async function captureStdout(fn) {
   }
 }
 
-async function online(pm2, name, count = 1) {
-  return waitFor(async () => {
-    const l = (await call(pm2, 'list')).filter((p) => p.name === name);
-    return l.length === count && l.every((p) => p.pm2_env.status === 'online' && p.pid) ? l : false;
-  }, { timeout: 15000, message: `${name} never online` });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-function get(port, urlPath, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: urlPath, headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'], body }));
-    });
-    req.on('error', reject);
-  });
-}
 
 // ---------------------------------------------------------------------------
 // every method exists
@@ -97,7 +68,7 @@ test('what is not supported fails with an Error saying why and what to use, by e
 test('jlist prints the process list as JSON and answers it', { timeout: TEST_TIMEOUT, skip: ONLY_OURS }, async (t) => {
   const { pm2, writeApp } = await sandbox(t);
   await call(pm2, 'start', { script: writeApp('a.js', apps.forever), name: 'a' });
-  await online(pm2, 'a');
+  await onlineAll(pm2, 'a');
   const [list, out] = await captureStdout(() => pm2.jlist());
   assert.deepEqual(JSON.parse(out).map((p) => p.name), ['a']);
   assert.equal(list[0].name, 'a');
@@ -106,7 +77,7 @@ test('jlist prints the process list as JSON and answers it', { timeout: TEST_TIM
 test('env(id) prints the app\'s pm2_env as key: value lines; an unknown id is an error', { timeout: TEST_TIMEOUT, skip: ONLY_OURS }, async (t) => {
   const { pm2, writeApp } = await sandbox(t);
   await call(pm2, 'start', { script: writeApp('a.js', apps.forever), name: 'envapp' });
-  await online(pm2, 'envapp');
+  await onlineAll(pm2, 'envapp');
   const [env, out] = await captureStdout(() => pm2.env(0));
   assert.equal(env.name, 'envapp');
   assert.match(out, /^name: envapp$/m);
@@ -177,7 +148,7 @@ test("attach sends this process's stdin to the app line by line, until stdin end
     '',
   ].join('\n'));
   await call(pm2, 'start', { script, name: 'echo', args: [got] });
-  await online(pm2, 'echo');
+  await onlineAll(pm2, 'echo');
   const attacher = writeApp('attach.js', [
     `const PM2 = require(${JSON.stringify(implPath())}).custom;`,
     `const pm2 = new PM2({ pm2_home: ${JSON.stringify(home)} });`,
@@ -197,14 +168,14 @@ test("attach sends this process's stdin to the app line by line, until stdin end
 test('inspect without @pm2/io in the app says what it needs', { timeout: TEST_TIMEOUT, skip: ONLY_OURS }, async (t) => {
   const { pm2, writeApp } = await sandbox(t);
   await call(pm2, 'start', { script: writeApp('a.js', apps.forever), name: 'plain' });
-  await online(pm2, 'plain');
+  await onlineAll(pm2, 'plain');
   await assert.rejects(pm2.inspect('plain'), (e) => /@pm2\/io/.test(e.message) && /--inspect/.test(e.message));
 });
 
 test('profile without an app offering the profiling actions is a clear error', { timeout: TEST_TIMEOUT, skip: ONLY_OURS }, async (t) => {
   const { pm2, writeApp } = await sandbox(t);
   await call(pm2, 'start', { script: writeApp('a.js', apps.forever), name: 'plain' });
-  await online(pm2, 'plain');
+  await onlineAll(pm2, 'plain');
   await assert.rejects(pm2.profile('cpu', 10), /not supported.*@pm2\/io.*km:cpu:profiling:start/s);
   await assert.rejects(pm2.profile('disk'), /'cpu' or 'mem'/);
 });
@@ -263,15 +234,15 @@ test('serve starts a static file server app, as pm2 serve does', { timeout: TEST
   fs.writeFileSync(path.join(site, 'sub', 'data.json'), '{"ok":true}');
   const port = await freePort();
   await call(pm2, 'serve', site, port, {}, {});
-  const [proc] = await online(pm2, `static-page-server-${port}`);
+  const [proc] = await onlineAll(pm2, `static-page-server-${port}`);
   assert.equal(proc.pm2_env.pm_cwd, site);
-  const home = await waitFor(() => get(port, '/').catch(() => null), { timeout: 15000, message: 'server never answered' });
+  const home = await waitFor(() => localGet(port, '/').catch(() => null), { timeout: 15000, message: 'server never answered' });
   assert.equal(home.status, 200);
   assert.equal(home.body, '<h1>home</h1>');
-  const data = await get(port, '/sub/data.json');
+  const data = await localGet(port, '/sub/data.json');
   assert.equal(data.status, 200);
   assert.match(data.type, /json/);
-  assert.equal((await get(port, '/missing.txt')).status, 404);
+  assert.equal((await localGet(port, '/missing.txt')).status, 404);
 });
 
 test('serve: single-page apps, basic auth, and no path outside the served directory', { timeout: TEST_TIMEOUT, skip: ONLY_OURS }, async (t) => {
@@ -283,13 +254,13 @@ test('serve: single-page apps, basic auth, and no path outside the served direct
   const port = await freePort();
   await pm2.serve(site, port, { spa: true, basicAuthUsername: 'u', basicAuthPassword: 'p' });
   const auth = { Authorization: 'Basic ' + Buffer.from('u:p').toString('base64') };
-  const deep = await waitFor(() => get(port, '/some/route', auth).catch(() => null), { timeout: 15000, message: 'server never answered' });
+  const deep = await waitFor(() => localGet(port, '/some/route', auth).catch(() => null), { timeout: 15000, message: 'server never answered' });
   assert.equal(deep.status, 200);
   assert.equal(deep.body, 'spa');
-  assert.equal((await get(port, '/')).status, 401);
-  const escape = await get(port, '/../secret.txt', auth);
+  assert.equal((await localGet(port, '/')).status, 401);
+  const escape = await localGet(port, '/../secret.txt', auth);
   assert.notEqual(escape.body, 'secret');
-  const encoded = await get(port, '/%2e%2e/secret.txt', auth);
+  const encoded = await localGet(port, '/%2e%2e/secret.txt', auth);
   assert.notEqual(encoded.body, 'secret');
 });
 
@@ -302,7 +273,7 @@ test('generateSample writes an ecosystem file that start() runs, and never repla
   const res = await pm2.generateSample('simple');
   assert.equal(res.file, path.join(dir, 'ecosystem.config.js'));
   await call(pm2, 'start', res.file);
-  await online(pm2, 'app');
+  await onlineAll(pm2, 'app');
   await assert.rejects(pm2.generateSample(), /already exists/);
   fs.rmSync(res.file);
   await pm2.generateSample();

@@ -8,13 +8,9 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 
-const { IS_ORIGINAL, ROOT, sandbox, runChild } = require('./helpers');
+const { IS_ORIGINAL, ROOT, sandbox, runChild, describeRun } = require('./helpers');
 
 const RUN_TIMEOUT = 90000;
-
-function describeRun(r) {
-  return `code=${r.code} signal=${r.signal} timedOut=${r.timedOut}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
-}
 
 // The CLIs of the installed devDependencies (what `npx jest` / `npx mocha` would run),
 // started with this node binary, from the repository root.

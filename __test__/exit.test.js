@@ -12,6 +12,7 @@ const path = require('node:path');
 const {
   IS_ORIGINAL, sandbox, call, waitFor, isAlive, implPath, implPackageDir, readDaemonPid,
   pidsUsingHome, runChild, apps,
+  describeRun,
 } = require('./helpers');
 
 const EXIT_TIMEOUT = 15000;
@@ -29,10 +30,6 @@ function prologue({ home, dir }) {
     'function fail(code, err) { console.error(String(err && err.stack || err)); process.exit(code); }',
     '',
   ].join('\n');
-}
-
-function describeRun(r) {
-  return `code=${r.code} signal=${r.signal} timedOut=${r.timedOut}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
 }
 
 function lastJsonLine(text) {

@@ -415,6 +415,11 @@ function runChild(cmd, args, { cwd, env, timeout = 15000, input } = {}) {
   });
 }
 
+// A runChild result in a form an assertion message can show.
+function describeRun(r) {
+  return `code=${r.code} signal=${r.signal} timedOut=${r.timedOut}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
+}
+
 // Every call of `bus`'s handler for `pattern`, as the list of its arguments.
 function record(bus, pattern) {
   const calls = [];
@@ -471,6 +476,7 @@ module.exports = {
   readDaemonPid,
   pidsUsingHome,
   runChild,
+  describeRun,
   apps,
   releaseOriginalSockets,
   disposeClient,

@@ -17,19 +17,24 @@ function freePort() {
   });
 }
 
-// GET with agent:false (a fresh connection per request); resolves {status, body}.
+// GET with agent:false (a fresh connection per request); resolves {status, type, body}.
 function httpGet(opts) {
   return new Promise((resolve, reject) => {
     const req = http.get({ agent: false, path: '/', timeout: 10000, ...opts }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode, body }));
+      res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'], body }));
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
     req.on('error', reject);
   });
+}
+
+// GET http://127.0.0.1:<port><urlPath>; resolves {status, type, body}.
+function localGet(port, urlPath, headers = {}) {
+  return httpGet({ host: '127.0.0.1', port, path: urlPath, headers });
 }
 
 // Continuous GET loops (agent:false) until stop(); counts successes and failures.
@@ -54,4 +59,4 @@ function loadLoop(reqOpts, concurrency = 4) {
   return state;
 }
 
-module.exports = { freePort, httpGet, loadLoop };
+module.exports = { freePort, httpGet, localGet, loadLoop };

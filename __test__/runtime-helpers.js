@@ -4,7 +4,6 @@
 // output collected, its apps in a temporary directory and PM2_HOME.
 
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
@@ -15,16 +14,6 @@ const ORIGINAL = path.join(ROOT, 'node_modules', 'pm2-original', 'bin', 'pm2-run
 
 // A new PID namespace needs root and util-linux's unshare.
 const canUnshare = process.getuid && process.getuid() === 0 && spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']).status === 0;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 // A temporary app directory and PM2_HOME, removed (and every process using that home
 // killed) when the test ends.
@@ -95,9 +84,4 @@ function zombieChildren(pid) {
   return out;
 }
 
-async function httpGet(port, urlPath) {
-  const res = await fetch(`http://127.0.0.1:${port}${urlPath}`);
-  return { status: res.status, body: await res.text() };
-}
-
-module.exports = { LAUNCHER, ORIGINAL, canUnshare, freePort, workspace, namespaceInit, zombieChildren, httpGet };
+module.exports = { LAUNCHER, ORIGINAL, canUnshare, workspace, namespaceInit, zombieChildren };

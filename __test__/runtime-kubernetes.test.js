@@ -9,7 +9,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 const yaml = require('js-yaml');
 const { ROOT, waitFor } = require('./helpers');
-const { workspace, freePort, httpGet } = require('./runtime-helpers');
+const { workspace } = require('./runtime-helpers');
+const { freePort, localGet } = require('./http');
 
 const DIR = path.join(ROOT, 'examples', 'kubernetes');
 
@@ -61,9 +62,9 @@ test("probes and scrape annotations name what pm2-runtime serves with the Deploy
   const appPort = await freePort();
   const rt = ws.run(args.map((a) => (a === web ? `127.0.0.1:${port}` : a)), { env: { PORT: String(appPort) } });
   t.after(() => rt.child.kill('SIGTERM'));
-  await waitFor(async () => (await httpGet(port, container.readinessProbe.httpGet.path)).status === 200, { timeout: 20000, message: `never ready:\n${rt.stdout}\n${rt.stderr}` });
-  assert.strictEqual((await httpGet(port, container.livenessProbe.httpGet.path)).status, 200);
-  const metrics = await httpGet(port, pod.metadata.annotations['prometheus.io/path']);
+  await waitFor(async () => (await localGet(port, container.readinessProbe.httpGet.path)).status === 200, { timeout: 20000, message: `never ready:\n${rt.stdout}\n${rt.stderr}` });
+  assert.strictEqual((await localGet(port, container.livenessProbe.httpGet.path)).status, 200);
+  const metrics = await localGet(port, pod.metadata.annotations['prometheus.io/path']);
   assert.strictEqual(metrics.status, 200);
   assert.match(metrics.body, /^pm2_up\{name="web",pm_id="1",namespace="default"\} 1$/m);
   rt.child.kill('SIGTERM');

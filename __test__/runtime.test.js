@@ -10,7 +10,8 @@ const net = require('node:net');
 const path = require('node:path');
 const parsePrometheus = require('parse-prometheus-text-format');
 const { waitFor, pidsUsingHome, isAlive, call, readDaemonPid } = require('./helpers');
-const { LAUNCHER, ORIGINAL, canUnshare, freePort, workspace, namespaceInit, zombieChildren, httpGet } = require('./runtime-helpers');
+const { LAUNCHER, ORIGINAL, canUnshare, workspace, namespaceInit, zombieChildren } = require('./runtime-helpers');
+const { freePort, localGet } = require('./http');
 
 // Crashes on its first run; then publishes a metric, leaves an orphaned grandchild behind,
 // and stops by its own SIGINT handler.
@@ -50,7 +51,7 @@ const CONFIG = {
 };
 
 async function scrape(port) {
-  const { status, body } = await httpGet(port, '/metrics');
+  const { status, body } = await localGet(port, '/metrics');
   assert.strictEqual(status, 200);
   const families = parsePrometheus(body);
   return (family, labels) => {
@@ -81,8 +82,8 @@ test('as PID 1 of a PID namespace: output, a crash and restart, metrics, readine
   assert.strictEqual(sample('pm2_up', { name: 'worker' }), 1);
   assert.ok(sample('pm2_memory_bytes', { name: 'web' }) > 0);
   assert.strictEqual(sample('pm2_status', { name: 'web', status: 'online' }), 1);
-  assert.strictEqual((await httpGet(port, '/healthz')).status, 200);
-  await waitFor(async () => (await httpGet(port, '/readyz')).status === 200);
+  assert.strictEqual((await localGet(port, '/healthz')).status, 200);
+  await waitFor(async () => (await localGet(port, '/readyz')).status === 200);
 
   // The grandchild was orphaned to PID 1, which reaps it when it exits.
   assert.strictEqual(fs.readFileSync(await waitFor(() => fs.existsSync(path.join(ws.dir, 'orphan-ppid')) && path.join(ws.dir, 'orphan-ppid')), 'utf8'), '1');
@@ -90,11 +91,11 @@ test('as PID 1 of a PID namespace: output, a crash and restart, metrics, readine
 
   fs.writeFileSync(path.join(ws.dir, 'stop-worker'), '');
   const notReady = await waitFor(async () => {
-    const r = await httpGet(port, '/readyz');
+    const r = await localGet(port, '/readyz');
     return r.status === 503 && r;
   }, { message: '/readyz never flipped' });
   assert.match(notReady.body, /worker/);
-  assert.strictEqual((await httpGet(port, '/healthz')).status, 200);
+  assert.strictEqual((await localGet(port, '/healthz')).status, 200);
 
   process.kill(init, 'SIGTERM');
   const { code } = await rt.exited;
@@ -205,11 +206,11 @@ test('a daemon started with PM2_METRICS_PORT serves the same endpoints', async (
   t.after(() => delete process.env.PM2_METRICS_PORT);
   const pm2 = ws.client({ kill: true });
   await call(pm2, 'start', { script: 'app.js', name: 'svc' });
-  await waitFor(async () => (await httpGet(port, '/readyz')).status === 200);
+  await waitFor(async () => (await localGet(port, '/readyz')).status === 200);
   const s = await scrape(port);
   assert.strictEqual(s('pm2_up', { name: 'svc', pm_id: '0', namespace: 'default' }), 1);
-  const web = JSON.parse((await httpGet(port, '/')).body);
+  const web = JSON.parse((await localGet(port, '/')).body);
   assert.deepStrictEqual(web.processes.map((p) => p.name), ['svc']);
   await call(pm2, 'stop', 'svc');
-  assert.strictEqual((await httpGet(port, '/readyz')).status, 503);
+  assert.strictEqual((await localGet(port, '/readyz')).status, 503);
 });

@@ -9,7 +9,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const { IS_ORIGINAL, sandbox, call, waitFor, sleep, apps, readDaemonPid } = require('./helpers');
+const { IS_ORIGINAL, sandbox, call, waitFor, sleep, apps, readDaemonPid, procByName } = require('./helpers');
 
 const TIMEOUT = 60000;
 const linux = process.platform === 'linux';
@@ -28,12 +28,8 @@ function inotifyWatches(pid) {
   return count;
 }
 
-async function proc(pm2, name) {
-  return (await call(pm2, 'list')).find((p) => p.name === name);
-}
-
 async function restarts(pm2, name) {
-  return (await proc(pm2, name)).pm2_env.restart_time;
+  return (await procByName(pm2, name)).pm2_env.restart_time;
 }
 
 // Starts `name` watching as `opts` say, and waits until it is online and its watcher has
@@ -44,7 +40,7 @@ async function startWatched(t, opts, setup = () => {}) {
   setup(box.dir);
   await call(box.pm2, 'connect');
   await call(box.pm2, 'start', { script, name: 'w', ...opts });
-  await waitFor(async () => (await proc(box.pm2, 'w'))?.pm2_env.status === 'online', { message: 'never online' });
+  await waitFor(async () => (await procByName(box.pm2, 'w'))?.pm2_env.status === 'online', { message: 'never online' });
   await sleep(1000);
   return box;
 }
@@ -57,7 +53,7 @@ async function restartsOn(pm2, change, message) {
     return (await restarts(pm2, 'w')) > before;
   }, { timeout: 15000, interval: 700, message });
   // let the restart settle before the next step
-  await waitFor(async () => (await proc(pm2, 'w')).pm2_env.status === 'online');
+  await waitFor(async () => (await procByName(pm2, 'w')).pm2_env.status === 'online');
   await sleep(800);
 }
 
