@@ -76,7 +76,7 @@ pub fn rotate(path: &Path, rotation: &Rotation) -> std::io::Result<PathBuf> {
     // Several rotations with one stamp are numbered after it: `.1`, `.2`, ...
     let target = free(&format!("{stem}__{stamp}{ext}"))
         .or_else(|| (1..).find_map(|n: u64| free(&format!("{stem}__{stamp}.{n}{ext}"))))
-        .expect("a free name");
+        .ok_or_else(|| std::io::Error::other("no free name to rotate to"))?;
     std::fs::rename(path, &target)?;
     let job = Job { original: path.to_path_buf(), rotated: target.clone(), rotation: rotation.clone() };
     if background().send(job).is_err() {
