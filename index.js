@@ -725,9 +725,10 @@ class API {
   }
 }
 
-// What the daemon and pm2 keep in a home: destroy() deletes nothing else.
+// What the daemon and pm2 keep in a home (`*.tmp-<pid>`: a file being replaced whole when the
+// daemon stopped): destroy() deletes nothing else.
 const PM2_HOME_DIRS = new Set(['logs', 'pids', 'modules'])
-const PM2_HOME_FILES = /^(dump\.pm2.*|pm2\.log.*|module_conf\.json|process-table\.json|cluster-drain\.cjs|touch|conf\.js|interaction\.conf|.*\.(sock|pid|lock|log|tmp))$/
+const PM2_HOME_FILES = /^(dump\.pm2.*|pm2\.log.*|module_conf\.json|process-table\.json|cluster-drain\.cjs|touch|conf\.js|interaction\.conf|.*\.(sock|pid|lock|log|tmp)|.*\.tmp-\d+)$/
 
 function checkIsPm2Home(home) {
   let entries
