@@ -356,11 +356,9 @@ test('accept errors (out of descriptors) back off instead of spinning', { skip: 
 });
 
 // ---------------------------------------------------------------------------
-// inside the supervisor (being rewritten): these document what must hold, and pass once done
+// starting and stopping
 
-test('a NUL byte in env is a clear error and leaves no entry behind', {
-  skip: ONLY_OURS, todo: 'the supervisor creates the entry before the spawn fails',
-}, async (t) => {
+test('a NUL byte in env is a clear error and leaves no entry behind', { skip: ONLY_OURS }, async (t) => {
   const { pm2, writeApp } = await sandbox(t);
   const script = writeApp('app.js', apps.forever);
   const e = errText(await rejection(call(pm2, 'start', { script, name: 'nul', env: { BAD: 'a\u0000b' } })));

@@ -34,6 +34,15 @@ fn wrong_types_are_clear_errors() {
 }
 
 #[test]
+fn a_nul_byte_in_any_option_is_refused_before_anything_starts() {
+    for raw in [json!({"env": {"BAD": "a\0b"}}), json!({"args": ["x", "\0"]}), json!({"env_production": {"K\0": "v"}}), json!({"name": "a\0"})] {
+        let e = validate(&raw).unwrap_err();
+        assert!(e.contains("NUL byte"), "{raw}: {e}");
+    }
+    assert!(validate(&json!({"env": {"OK": "a b"}})).is_ok());
+}
+
+#[test]
 fn sizes_and_durations() {
     assert_eq!(parse_bytes(&json!("10M")), Some(10 * 1024 * 1024));
     assert_eq!(parse_bytes(&json!("1G")), Some(1024 * 1024 * 1024));

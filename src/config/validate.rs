@@ -169,6 +169,17 @@ fn check(key: &str, kind: Kind, v: &Value) -> Result<Value, String> {
 }
 
 /// Validates raw options: canonical keys, checked values, `env_<name>` blocks kept.
+/// A NUL anywhere in a value (keys included): options end up in paths, arguments and the
+/// environment, none of which can carry one, so the start would fail only at spawn.
+fn holds_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(holds_nul),
+        Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
 pub fn validate(raw: &Value) -> Result<Map<String, Value>, String> {
     let obj = match raw {
         Value::Object(o) => o,
@@ -176,6 +187,9 @@ pub fn validate(raw: &Value) -> Result<Map<String, Value>, String> {
     };
     let mut out = Map::new();
     for (key, value) in obj {
+        if holds_nul(value) {
+            return Err(format!("Option \"{key}\" contains a NUL byte, which no path, argument or environment variable can hold"));
+        }
         if key.starts_with("env_") {
             if !value.is_object() {
                 return Err(format!("Option \"{key}\" must be an object of environment variables, got {}", type_name(value)));
