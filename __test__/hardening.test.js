@@ -366,9 +366,7 @@ test('a NUL byte in env is a clear error and leaves no entry behind', { skip: ON
   assert.deepEqual(await call(pm2, 'list'), []);
 });
 
-test('stop reaches an app that left its process group', {
-  skip: ONLY_OURS, todo: 'the supervisor signals only the process group',
-}, async (t) => {
+test('stop reaches an app that left its process group', { skip: ONLY_OURS }, async (t) => {
   const { pm2, dir, writeApp } = await sandbox(t);
   // Joins the daemon's own process group, where the group signal does not reach it.
   const moved = path.join(dir, 'moved');

@@ -1,5 +1,6 @@
 //! Waiting for processes that are not the daemon's direct children (an app's own children,
-//! orphans it adopted) to end, without polling: a pidfd becomes readable when its process exits.
+//! orphans it adopted) to end, without polling: a pidfd becomes readable when its process exits;
+//! and, once an app's own process is gone, ending what is left of its tree.
 
 #[cfg(target_os = "linux")]
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -57,6 +58,33 @@ pub fn group_members(pgid: u32) -> Vec<u32> {
             state != "Z" && state != "X" && f.nth(1).and_then(|g| g.parse::<u32>().ok()) == Some(pgid)
         })
         .collect()
+}
+
+/// After the leader of an app is gone, give the rest of its group and its escaped
+/// descendants the same grace, then SIGKILL what is left, so no grandchild outlives it.
+/// Each wait is on exits (pidfds); the group is looked at again only after they came.
+pub async fn finish_tree(targets: &super::tree::StopTargets, grace: Duration) {
+    let Some(pgid) = targets.group else { return };
+    let group = nix::unistd::Pid::from_raw(-(pgid as i32));
+    let deadline = tokio::time::Instant::now() + grace;
+    let mut waiting = targets.escaped_pids();
+    loop {
+        if !all_gone(&waiting, deadline.saturating_duration_since(tokio::time::Instant::now())).await {
+            break;
+        }
+        if nix::sys::signal::kill(group, None).is_err() {
+            return;
+        }
+        // A zombie keeps its group "alive" to kill(0) until it is reaped: ask /proc.
+        waiting = group_members(pgid);
+        if waiting.is_empty() {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break;
+        }
+    }
+    targets.signal(nix::sys::signal::Signal::SIGKILL);
 }
 
 #[cfg(test)]

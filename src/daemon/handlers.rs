@@ -4,8 +4,7 @@
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 use super::process_table::{Status, Target};
 use super::supervisor::Supervisor;
@@ -492,8 +491,13 @@ fn send_signal(s: &Supervisor, params: protocol::SignalParams) -> Result<Value, 
     let signal = parse_signal(params.signal.as_ref())?;
     let ids = select(s, &params.selection)?;
     for id in &ids {
-        if let Some(pid) = s.table.get(*id).and_then(|p| p.pid) {
-            kill(Pid::from_raw(pid as i32), signal).map_err(|e| format!("Cannot send {signal} to process {id}: {e}"))?;
+        // Checked by its start time: a pid reused since the app ended is not hit.
+        if let Some(process) = s.table.get(*id).and_then(|p| p.process()) {
+            match process.signal(signal) {
+                Ok(true) => {}
+                Ok(false) => return Err(format!("Cannot send {signal} to process {id}: it is no longer running")),
+                Err(e) => return Err(format!("Cannot send {signal} to process {id}: {e}")),
+            }
         }
     }
     Ok(description_values(s, &ids))

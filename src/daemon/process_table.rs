@@ -56,6 +56,9 @@ pub struct Proc {
     pub unique_id: String,
     pub status: Status,
     pub pid: Option<u32>,
+    /// When `pid` started (clock ticks after boot), read at spawn while it was surely ours:
+    /// with the pid it names the process, so a stop never signals a reused pid.
+    pub pid_started: u64,
     pub restart_time: u64,
     pub unstable_restarts: u64,
     pub created_at: u64,
@@ -94,6 +97,7 @@ impl Proc {
             unique_id: uuid::Uuid::new_v4().to_string(),
             status: Status::Stopped,
             pid: None,
+            pid_started: 0,
             restart_time: 0,
             unstable_restarts: 0,
             created_at: now,
@@ -113,6 +117,11 @@ impl Proc {
             axm_options: Map::new(),
             described: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The running process, told apart from a later one under the same pid.
+    pub fn process(&self) -> Option<super::tree::ProcessId> {
+        self.pid.map(|pid| super::tree::ProcessId { pid, started: self.pid_started })
     }
 
     /// Releases everyone waiting for this process to exit; nobody waits for it to be

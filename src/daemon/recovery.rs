@@ -8,21 +8,19 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 use super::process_table::{Proc, Status};
-use super::{dump, now_ms, tree, Daemon};
+use super::tree::{ProcessId, StopTargets};
+use super::{dump, exits, now_ms, Daemon};
 use crate::config;
 
 fn table_file(d: &Daemon) -> std::path::PathBuf {
     d.home.root.join("process-table.json")
 }
 
-/// When a pid's process started (clock ticks since boot): tells a pid from its reuse.
-pub fn start_time(pid: u32) -> Option<u64> {
-    tree::stat_fields(pid)?.split_whitespace().nth(19)?.parse().ok()
-}
+/// How long an old generation's process has to end after SIGTERM, before SIGKILL.
+const ORPHAN_GRACE: Duration = Duration::from_secs(1);
 
 fn snapshot(table: &super::process_table::ProcessTable) -> Vec<u8> {
     let records: Vec<Value> = table
@@ -31,7 +29,7 @@ fn snapshot(table: &super::process_table::ProcessTable) -> Vec<u8> {
             json!({
                 "pm_id": p.pm_id,
                 "pid": p.pid,
-                "pid_start": p.pid.and_then(start_time),
+                "pid_start": p.process().map(|p| p.started),
                 "restart_time": p.restart_time,
                 "unique_id": p.unique_id,
                 "created_at": p.created_at,
@@ -62,24 +60,15 @@ pub fn forget(d: &Daemon) {
     let _ = std::fs::remove_file(table_file(d));
 }
 
-/// Stops an old generation's process and everything under it.
-async fn stop_orphan(pid: u32) {
-    let mut all = tree::descendants(pid);
-    all.push(pid);
-    let _ = kill(Pid::from_raw(-(pid as i32)), Signal::SIGTERM);
-    for &p in &all {
-        let _ = kill(Pid::from_raw(p as i32), Signal::SIGTERM);
+/// Stops an old generation's process and everything under it: SIGTERM, SIGKILL what is
+/// left after `ORPHAN_GRACE`. Waits on exits, and signals only the processes it found.
+async fn stop_orphan(process: ProcessId) {
+    let targets = StopTargets::find(process, true, Vec::new());
+    targets.signal(Signal::SIGTERM);
+    if !exits::all_gone(&[process.pid], ORPHAN_GRACE).await {
+        targets.signal(Signal::SIGKILL);
     }
-    for _ in 0..50 {
-        if !all.iter().any(|p| tree::is_alive(*p)) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let _ = kill(Pid::from_raw(-(pid as i32)), Signal::SIGKILL);
-    for &p in &all {
-        let _ = kill(Pid::from_raw(p as i32), Signal::SIGKILL);
-    }
+    exits::finish_tree(&targets, ORPHAN_GRACE).await;
 }
 
 /// Takes over the table a dead daemon left: its processes are stopped, its apps started
@@ -97,12 +86,12 @@ pub async fn restore(d: &Arc<Daemon>) {
         return;
     }
     daemon_log!("the previous daemon died: taking over {} process(es)", records.len());
-    for r in &records {
-        let pid = r["pid"].as_u64().map(|p| p as u32);
-        if let Some(pid) = pid.filter(|p| start_time(*p).is_some() && start_time(*p) == r["pid_start"].as_u64()) {
-            stop_orphan(pid).await;
-        }
-    }
+    // Only a process that is still the one recorded (same pid, same start time) is stopped.
+    let orphans = records.iter().filter_map(|r| {
+        let process = ProcessId { pid: r["pid"].as_u64()? as u32, started: r["pid_start"].as_u64()? };
+        (ProcessId::of(process.pid) == Some(process)).then_some(process)
+    });
+    futures_util::future::join_all(orphans.map(stop_orphan)).await;
     let mut procs = Vec::new();
     for r in records {
         let Some(pm_id) = r["pm_id"].as_u64().map(|i| i as u32) else { continue };

@@ -89,7 +89,7 @@ pub async fn run(d: Arc<Daemon>, mut inbox: mpsc::UnboundedReceiver<Msg>) {
 
 /// What a stop waits for, outside the supervisor.
 pub struct StopPlan {
-    pid: u32,
+    process: tree::ProcessId,
     generation: u64,
     exited: oneshot::Receiver<()>,
     spec: Arc<AppSpec>,
@@ -100,7 +100,7 @@ pub struct StopPlan {
 
 /// The process a reload replaces, kept until the new one is ready.
 pub struct Replaced {
-    pid: u32,
+    process: tree::ProcessId,
     generation: u64,
     worker: Option<(u32, tokio::sync::watch::Receiver<u32>)>,
     ipc: Option<ipc::IpcSender>,
@@ -230,6 +230,8 @@ impl Supervisor {
         p.generation += 1;
         let generation = p.generation;
         p.pid = Some(spawned.pid);
+        // Not reaped yet (its waiter starts below), so the pid is surely this process.
+        p.pid_started = tree::start_time(spawned.pid).unwrap_or(0);
         p.stdin = Some(Arc::new(tokio::sync::Mutex::new(spawned.stdin)));
         p.pm_uptime = now_ms();
         p.monit = Default::default();
@@ -433,19 +435,19 @@ impl Supervisor {
         let apps: HashSet<u32> = self.table.iter().filter_map(|p| p.pid).collect();
         let Some(p) = self.table.get_mut(pm_id) else { return Err("process or namespace not found".into()) };
         let marker = format!("unique_id={}", p.unique_id);
-        let Some(pid) = p.pid else {
+        let Some(process) = p.process() else {
             // No process: cancel any pending restart, and end what it left behind.
             p.generation += 1;
             p.apply(Event::Stop { running: false });
-            for orphan in tree::adopted_with_env(&marker, &apps) {
-                let _ = kill(Pid::from_raw(orphan as i32), Signal::SIGKILL);
+            for orphan in tree::adopted_with_env(&marker, &apps).into_iter().filter_map(tree::ProcessId::of) {
+                let _ = orphan.signal(Signal::SIGKILL);
             }
             return Ok(None);
         };
         p.apply(Event::Stop { running: true });
         let (tx, exited) = oneshot::channel();
         p.exit_waiters.push(tx);
-        Ok(Some(StopPlan { pid, generation: p.generation, exited, spec: p.spec.clone(), channel: p.ipc.clone(), marker, apps }))
+        Ok(Some(StopPlan { process, generation: p.generation, exited, spec: p.spec.clone(), channel: p.ipc.clone(), marker, apps }))
     }
 
     /// After a stop (a restart, or a crash restart forced by the user): spawn again.
@@ -475,8 +477,8 @@ impl Supervisor {
     fn begin_reload(&mut self, pm_id: u32) -> Result<Option<ReloadPlan>, String> {
         let p = self.table.get_mut(pm_id).ok_or("process or namespace not found")?;
         let overlap = p.spec.is_cluster() || p.spec.wait_ready;
-        let Some(pid) = p.pid.filter(|_| overlap && p.status == Status::Online) else { return Ok(None) };
-        let old = Replaced { pid, generation: p.generation, worker: p.worker.take(), ipc: p.ipc.take(), stdin: p.stdin.take() };
+        let Some(process) = p.process().filter(|_| overlap && p.status == Status::Online) else { return Ok(None) };
+        let old = Replaced { process, generation: p.generation, worker: p.worker.take(), ipc: p.ipc.take(), stdin: p.stdin.take() };
         p.restart_time += 1;
         p.unstable_restarts = 0;
         p.prev_restart_delay = 0;
@@ -506,7 +508,8 @@ impl Supervisor {
         if let Some(p) = self.table.get_mut(pm_id) {
             // The old generation again: its exit is followed, the failed one's restart is not.
             p.generation = old.generation;
-            p.pid = Some(old.pid);
+            p.pid = Some(old.process.pid);
+            p.pid_started = old.process.started;
             p.worker = old.worker;
             p.ipc = old.ipc;
             p.stdin = old.stdin;
@@ -618,46 +621,32 @@ impl Daemon {
         self.ask(move |s| s.notify_id(pm_id, "stop", true)).await
     }
 
-    /// SIGINT (or the `shutdown` message) to the app's process group, SIGKILL after
-    /// `kill_timeout`, then whatever is left of its tree. Resolves once it is dead.
+    /// SIGINT (or the `shutdown` message) to the app, its process group and what left the
+    /// group, SIGKILL after `kill_timeout`, then whatever is left of its tree. Resolves once
+    /// it is dead.
     async fn stop_process(self: &Arc<Self>, pm_id: u32, ending: Ending) -> Result<(), String> {
         let Some(plan) = self.ask(move |s| s.begin_stop(pm_id, ending)).await?? else { return Ok(()) };
-        let StopPlan { pid, generation, mut exited, spec, channel, marker, apps } = plan;
-        let leader = Pid::from_raw(pid as i32);
-        let group = Pid::from_raw(-(pid as i32));
-        let target = if spec.treekill { group } else { leader };
+        let StopPlan { process, generation, mut exited, spec, channel, marker, apps } = plan;
         // Descendants that left the process group (setsid, detached children) go too, and
         // so do those already orphaned (adopted by the daemon, found by the app's unique_id).
-        let escaped: Vec<u32> = if spec.treekill {
-            let mut all = tree::descendants(pid);
-            all.extend(tree::adopted_with_env(&marker, &apps));
-            all
-        } else {
-            Vec::new()
-        };
+        let orphans = if spec.treekill { tree::adopted_with_env(&marker, &apps) } else { Vec::new() };
+        let targets = tree::StopTargets::find(process, spec.treekill, orphans);
         let signal = spec.stop_signal(self.settings.kill_signal);
         let by_message = spec.shutdown_with_message || std::env::var_os("PM2_KILL_USE_MESSAGE").is_some();
         match (&channel, by_message) {
             (Some(tx), true) => {
                 let _ = tx.send(&json!("shutdown"));
             }
-            _ => {
-                let _ = kill(target, signal);
-                for &p in &escaped {
-                    let _ = kill(Pid::from_raw(p as i32), signal);
-                }
-            }
+            _ => targets.signal(signal),
         }
         let kill_timeout = Duration::from_millis(spec.kill_timeout.unwrap_or(self.settings.kill_timeout));
         if tokio::time::timeout(kill_timeout, &mut exited).await.is_err() {
-            let _ = kill(target, Signal::SIGKILL);
+            targets.signal(Signal::SIGKILL);
             if tokio::time::timeout(Duration::from_secs(5), &mut exited).await.is_err() {
                 return self.ask(move |s| s.kill_failed(pm_id, generation)).await;
             }
         }
-        if spec.treekill {
-            finish_tree(pid, &escaped, kill_timeout).await;
-        }
+        exits::finish_tree(&targets, kill_timeout).await;
         Ok(())
     }
 
@@ -712,11 +701,9 @@ impl Daemon {
     /// at most `DRAIN_LIMIT`), then is asked to disconnect (it stops accepting and finishes
     /// its requests), then SIGINT, then SIGKILL. Its exit comes back as an event.
     async fn retire(&self, spec: &AppSpec, old: Replaced, mut exited: oneshot::Receiver<()>) {
-        let pid = old.pid;
         let grace = Duration::from_millis(spec.kill_timeout.unwrap_or(self.settings.kill_timeout));
-        let escaped = tree::descendants(pid);
+        let targets = tree::StopTargets::find(old.process, spec.treekill, Vec::new());
         let signal = spec.stop_signal(self.settings.kill_signal);
-        let group = Pid::from_raw(-(pid as i32));
         match (old.worker.map(|(id, _)| id), old.ipc) {
             (Some(id), _) => {
                 if let Some(mut drained) = self.cluster.drain(id) {
@@ -725,16 +712,15 @@ impl Daemon {
                 self.cluster.disconnect(id)
             }
             (None, Some(tx)) if spec.shutdown_with_message => drop(tx.send(&json!("shutdown"))),
-            _ => drop(kill(group, signal)),
+            _ => targets.signal(signal),
         }
         if tokio::time::timeout(grace, &mut exited).await.is_err() {
-            let _ = kill(group, signal);
+            targets.signal(signal);
             if tokio::time::timeout(grace, &mut exited).await.is_err() {
-                let _ = kill(group, Signal::SIGKILL);
-                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+                targets.signal(Signal::SIGKILL);
             }
         }
-        finish_tree(pid, &escaped, grace).await;
+        exits::finish_tree(&targets, grace).await;
     }
 
     /// Stop, then forget the entry.
@@ -782,37 +768,6 @@ fn truthy(v: &Value) -> bool {
         Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
         Value::String(s) => !s.is_empty(),
         _ => true,
-    }
-}
-
-/// After the leader of an app is gone, give the rest of its group and its escaped
-/// descendants the same grace, then SIGKILL what is left, so no grandchild outlives it.
-/// Each wait is on exits (pidfds); the group is looked at again only after they came.
-async fn finish_tree(pgid: u32, escaped: &[u32], grace: Duration) {
-    let group = Pid::from_raw(-(pgid as i32));
-    let deadline = tokio::time::Instant::now() + grace;
-    let mut waiting = escaped.to_vec();
-    loop {
-        if !exits::all_gone(&waiting, deadline.saturating_duration_since(tokio::time::Instant::now())).await {
-            break;
-        }
-        if kill(group, None).is_err() {
-            return;
-        }
-        // A zombie keeps its group "alive" to kill(0) until it is reaped: ask /proc.
-        waiting = exits::group_members(pgid);
-        if waiting.is_empty() {
-            return;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            break;
-        }
-    }
-    let _ = kill(group, Signal::SIGKILL);
-    for &p in escaped {
-        if tree::is_alive(p) {
-            let _ = kill(Pid::from_raw(p as i32), Signal::SIGKILL);
-        }
     }
 }
 

@@ -25,6 +25,11 @@ pub fn is_alive(pid: u32) -> bool {
     matches!(stat(pid), Some((state, _)) if state != 'Z' && state != 'X')
 }
 
+/// The process group of a pid.
+pub fn pgid(pid: u32) -> Option<u32> {
+    stat_fields(pid)?.split_whitespace().nth(2)?.parse().ok()
+}
+
 /// When `pid` started, in clock ticks after boot: with the pid, it names one process.
 pub fn start_time(pid: u32) -> Option<u64> {
     stat_fields(pid)?.split_whitespace().nth(19)?.parse().ok()
@@ -72,6 +77,50 @@ impl ProcessId {
             _ if nix::errno::Errno::last() == nix::errno::Errno::ESRCH => Ok(false),
             _ => Err(nix::errno::Errno::last()),
         }
+    }
+}
+
+/// What stopping an app signals: its own process, its process group (when the stop reaches
+/// the whole tree), and the processes found outside the group (descendants that moved to
+/// another group or session, orphans it left to the daemon). Each process is known by its
+/// start time, so a pid reused meanwhile is never hit; a process still in the group gets
+/// the group's signal only, never the same signal twice.
+#[derive(Debug, Clone)]
+pub struct StopTargets {
+    pub leader: ProcessId,
+    pub group: Option<u32>,
+    pub escaped: Vec<ProcessId>,
+}
+
+impl StopTargets {
+    /// The app `leader`; with `treekill`, also its group and every process of its tree
+    /// found now (`more`: orphans it left behind) that is outside the group.
+    pub fn find(leader: ProcessId, treekill: bool, more: Vec<u32>) -> Self {
+        if !treekill {
+            return StopTargets { leader, group: None, escaped: Vec::new() };
+        }
+        let mut pids = descendants(leader.pid);
+        pids.extend(more);
+        pids.sort_unstable();
+        pids.dedup();
+        let escaped = pids.into_iter().filter(|&p| pgid(p) != Some(leader.pid)).filter_map(ProcessId::of).collect();
+        StopTargets { leader, group: Some(leader.pid), escaped }
+    }
+
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        if let Some(g) = self.group {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(-(g as i32)), signal);
+        }
+        for p in std::iter::once(&self.leader).chain(&self.escaped) {
+            if self.group.is_none() || pgid(p.pid) != self.group {
+                let _ = p.signal(signal);
+            }
+        }
+    }
+
+    /// The pids outside the group, to wait for.
+    pub fn escaped_pids(&self) -> Vec<u32> {
+        self.escaped.iter().map(|p| p.pid).collect()
     }
 }
 
@@ -190,6 +239,37 @@ mod tests {
         assert_eq!(me.signal(nix::sys::signal::Signal::SIGKILL), Ok(true));
         child.wait().unwrap();
         assert_eq!(me.signal(nix::sys::signal::Signal::SIGKILL), Ok(false), "gone");
+    }
+
+    /// A child that left its parent's group is found and signalled by itself; one in the
+    /// group is left to the group's signal.
+    #[test]
+    fn stop_targets_reach_a_child_outside_the_group() {
+        use std::os::unix::process::CommandExt;
+        let mut sh = std::process::Command::new("sh").arg("-c").arg("setsid sleep 30 & sleep 30 & wait").process_group(0).spawn().unwrap();
+        let leader = ProcessId::of(sh.id()).unwrap();
+        let mut targets = StopTargets::find(leader, true, Vec::new());
+        for _ in 0..100 {
+            if descendants(sh.id()).len() == 2 && !targets.escaped.is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            targets = StopTargets::find(leader, true, Vec::new());
+        }
+        assert_eq!(targets.group, Some(sh.id()));
+        assert_eq!(targets.escaped.len(), 1, "only the setsid child is outside the group");
+        let outside = targets.escaped[0].pid;
+        assert_ne!(pgid(outside), Some(sh.id()));
+        targets.signal(nix::sys::signal::Signal::SIGKILL);
+        sh.wait().unwrap();
+        for _ in 0..100 {
+            if !is_alive(outside) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(!is_alive(outside), "the escaped child was killed too");
+        assert!(!StopTargets::find(leader, false, Vec::new()).group.is_some());
     }
 
     #[test]
