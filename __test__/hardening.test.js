@@ -15,8 +15,7 @@ const { spawn, execFileSync } = require('node:child_process');
 
 const {
   IS_ORIGINAL, ROOT, sandbox, call, errText, waitFor, isAlive, sleep, readDaemonPid, withTimeout, apps,
-  disposeClient, impl,
-  rejection,
+  disposeClient, impl, rejection, pinOriginalPaths, openBus,
 } = require('./helpers');
 
 const IS_ROOT = process.getuid && process.getuid() === 0;
@@ -27,6 +26,36 @@ function procStatus(pid, field) {
   const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
   return line.split(/\s+/).slice(1).filter(Boolean).map(Number);
 }
+
+// The names of the files under `dir` (recursively) whose content holds `text`.
+function filesHolding(dir, text) {
+  const out = [];
+  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath || entry.path, entry.name);
+    if (fs.readFileSync(file).includes(text)) out.push(path.relative(dir, file));
+  }
+  return out.sort();
+}
+
+// A raw connection to the daemon of `home` that has done its handshake; null if refused.
+function handshake(home) {
+  return new Promise((resolve, reject) => {
+    const hello = Buffer.from(JSON.stringify({ hello: 'pm2-rs', protocol: 1, version: 'x', pid: process.pid }));
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(hello.length);
+    const socket = net.connect(path.join(home, 'rpc.sock'), () => socket.write(Buffer.concat([len, hello])));
+    let answer = Buffer.alloc(0);
+    socket.on('error', reject);
+    socket.on('data', (d) => {
+      answer = Buffer.concat([answer, d]);
+      if (answer.length < 4 || answer.length < 4 + answer.readUInt32BE(0)) return;
+      const theirs = JSON.parse(answer.subarray(4, 4 + answer.readUInt32BE(0)));
+      resolve(theirs.refused ? (socket.destroy(), null) : socket);
+    });
+  });
+}
+
 
 // Starts `pm2-daemon` for `home` by hand, with `stderr` as its log; resolves once ready.
 function startDaemon(home, { stderr = 'ignore', env = {}, prefix = [] } = {}) {
@@ -182,6 +211,35 @@ test('PM2_HOME is tightened to 0700 and every file the daemon writes is 0600', {
   for (const f of files) {
     assert.equal((fs.statSync(path.join(home, f)).mode & 0o777).toString(8), '600', f);
   }
+  // And whatever else the daemon and its clients keep there: a cluster app's drain script,
+  // module settings, the socket, the locks.
+  await call(pm2, 'start', { script, name: 'workers', instances: 1, exec_mode: 'cluster' });
+  await call(pm2, 'set', 'some-module:key', 'value');
+  for (const entry of fs.readdirSync(home, { recursive: true })) {
+    const stat = fs.lstatSync(path.join(home, entry));
+    const mode = (stat.mode & 0o777).toString(8);
+    assert.equal(mode, stat.isDirectory() ? '700' : '600', entry);
+  }
+});
+
+test('the caller\'s environment is written only where pm2 writes it: dump.pm2, by a dump', async (t) => {
+  const { pm2, home, writeApp } = await sandbox(t);
+  if (IS_ORIGINAL) pinOriginalPaths(home);
+  const script = writeApp('app.js', apps.forever);
+  const secret = `caller-secret-${process.pid}-${Date.now()}`;
+  process.env.CALLER_TEST_SECRET = secret;
+  t.after(() => { delete process.env.CALLER_TEST_SECRET; });
+  await call(pm2, 'start', { script, name: 'app', env: { OWN: 'option' } });
+  await call(pm2, 'restart', 'app');
+  if (!IS_ORIGINAL) {
+    // The recovery table is saved shortly after each change: once it shows the restart.
+    const table = path.join(home, 'process-table.json');
+    await waitFor(() => fs.existsSync(table) && /"restart_time":1/.test(fs.readFileSync(table, 'utf8')));
+    assert.match(fs.readFileSync(table, 'utf8'), /"OWN":"option"/, 'the app\'s own env is kept for recovery');
+  }
+  assert.deepEqual(filesHolding(home, secret), []);
+  await call(pm2, 'dump');
+  assert.deepEqual(filesHolding(home, secret), ['dump.pm2']);
 });
 
 test('symlinks planted under PM2_HOME are not followed when writing', { skip: ONLY_OURS }, async (t) => {

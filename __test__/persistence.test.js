@@ -13,7 +13,7 @@ const { spawn } = require('node:child_process');
 const { Worker } = require('node:worker_threads');
 
 const {
-  IS_ORIGINAL, implPath, implPackageDir, sandbox: baseSandbox, call, callCounting, errText, waitFor, isAlive, killPid,
+  IS_ORIGINAL, implPath, pinOriginalPaths, sandbox: baseSandbox, call, callCounting, errText, waitFor, isAlive, killPid,
   readDaemonPid, readFileEventually, sleep, apps, disposeClient, releaseOriginalSockets,
   listByName, onlineAll,
 } = require('./helpers');
@@ -23,19 +23,6 @@ const BEYOND = (what) => IS_ORIGINAL && `beyond pm2: ${what}`;
 
 // ---------------------------------------------------------------------------
 // helpers
-
-// Original pm2 only: when its client launches a daemon, its pm2-io-agent copies the agent's
-// own constants (computed once from $PM2_HOME or ~/.pm2) over the client's paths, so
-// dump(), resurrect() and clearDump() would use ~/.pm2/dump.pm2 (and a reconnect
-// ~/.pm2/rpc.sock) instead of this sandbox's. Point those constants at the sandbox, so
-// that the original is checked on the same files and never touches the real ~/.pm2.
-function pinOriginalPaths(home) {
-  const pkg = implPackageDir();
-  const agent = require(path.join(pkg, 'modules', 'pm2-io-agent', 'constants.js'));
-  const paths = require(path.join(pkg, 'paths.js'))(home);
-  for (const key of Object.keys(agent)) if (key in paths) agent[key] = paths[key];
-  Object.assign(require(path.join(pkg, 'constants.js')), paths);
-}
 
 async function sandbox(t) {
   const box = await baseSandbox(t);

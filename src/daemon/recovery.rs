@@ -22,6 +22,17 @@ fn table_file(d: &Daemon) -> std::path::PathBuf {
 /// How long an old generation's process has to end after SIGTERM, before SIGKILL.
 const ORPHAN_GRACE: Duration = Duration::from_secs(1);
 
+/// The start context without the caller's environment: pm2 writes that to disk only in a
+/// `dump`, so the table kept for recovery leaves it out (a restored app inherits the
+/// environment of the daemon that restores it; its own `env` options are kept).
+fn without_env(context: &config::StartContext) -> Value {
+    let mut v = json!(context);
+    if let Some(m) = v.as_object_mut() {
+        m.remove("env");
+    }
+    v
+}
+
 fn snapshot(table: &super::process_table::ProcessTable) -> Vec<u8> {
     let records: Vec<Value> = table
         .iter()
@@ -35,7 +46,7 @@ fn snapshot(table: &super::process_table::ProcessTable) -> Vec<u8> {
                 "created_at": p.created_at,
                 "instance": p.instance,
                 "source": p.spec.source,
-                "context": p.spec.context,
+                "context": without_env(&p.spec.context),
                 "status": p.status.as_str(),
             })
         })
@@ -95,7 +106,10 @@ pub async fn restore(d: &Arc<Daemon>) {
     let mut procs = Vec::new();
     for r in records {
         let Some(pm_id) = r["pm_id"].as_u64().map(|i| i as u32) else { continue };
-        let Ok(ctx) = serde_json::from_value::<config::StartContext>(r["context"].clone()) else { continue };
+        let Ok(mut ctx) = serde_json::from_value::<config::StartContext>(r["context"].clone()) else { continue };
+        if ctx.env.is_empty() {
+            ctx.env = std::env::vars().map(|(k, v)| (k, Value::String(v))).collect();
+        }
         let spec = match config::normalize(&r["source"], &ctx, &d.home, d.settings.kill_timeout) {
             Ok(s) => s,
             Err(e) => {
