@@ -385,6 +385,29 @@ test('a request of millions of nested arrays is refused without the daemon growi
   assert.deepEqual(await call(pm2, 'list'), []);
 });
 
+test('past PM2_MAX_CONNECTIONS a new client gets a clear error and the others are still served', { skip: ONLY_OURS }, async (t) => {
+  process.env.PM2_MAX_CONNECTIONS = '3';
+  t.after(() => { delete process.env.PM2_MAX_CONNECTIONS; });
+  const { pm2, home } = await sandbox(t);
+  await call(pm2, 'connect'); // starts the daemon, with the limit, and holds one connection
+  delete process.env.PM2_MAX_CONNECTIONS;
+  const held = [await handshake(home), await handshake(home)];
+  assert.ok(held.every(Boolean), 'up to the limit, clients are served');
+  assert.equal(await handshake(home), null, 'one more is refused');
+  const other = new (impl().custom)({ pm2_home: home, daemon_mode: true });
+  t.after(() => disposeClient(other));
+  const e = await rejection(call(other, 'connect'));
+  assert.match(e, /already serves 3 clients, its limit \(PM2_MAX_CONNECTIONS\)/);
+  assert.deepEqual(await call(pm2, 'list'), [], 'those connected are still served');
+
+  for (const s of held) s.destroy();
+  await waitFor(async () => (await handshake(home))?.destroy() ?? false, { message: 'a place did not free up' });
+  await call(other, 'connect');
+  assert.deepEqual(await call(other, 'list'), []);
+  const log = fs.readFileSync(path.join(home, 'pm2.log'), 'utf8');
+  assert.equal(log.split('\n').filter((l) => l.includes('refusing new clients')).length, 1, 'refusals are logged once per episode');
+});
+
 test('a call the daemon never answers fails after PM2_CALL_TIMEOUT with a clear error', { skip: ONLY_OURS }, async (t) => {
   const { pm2, home } = await sandbox(t);
   const server = await fakeDaemon(home, () => {});

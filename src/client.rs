@@ -238,6 +238,9 @@ async fn try_connect(home: &Home, events: Option<EventSink>) -> Result<Option<Co
     if theirs.hello != PROTOCOL_NAME {
         return Err(foreign_socket_error(home));
     }
+    if let Some(why) = theirs.refused {
+        return Err(why);
+    }
     if theirs.protocol != PROTOCOL_VERSION {
         return Err(format!(
             "The PM2 daemon (pid {}, version {}) speaks protocol {} but this client ({}) speaks {}: stop the old daemon (kill {}) and connect again.",

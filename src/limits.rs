@@ -14,6 +14,10 @@ pub const MAX_JSON_DEPTH: usize = 64;
 pub const MAX_REQUEST_VALUES: usize = 1 << 20;
 /// An app's output line without its end is written out in pieces of this size.
 pub const MAX_LINE: usize = 1024 * 1024;
+/// Client connections served at once (`PM2_MAX_CONNECTIONS`): each holds a descriptor and
+/// a task, and descriptors are what apps need too. Past it a new client is refused with a
+/// message saying so; those connected are served as before.
+pub const MAX_CONNECTIONS: usize = 512;
 /// The daemon's own log (`pm2.log`) is rotated to `pm2.log.1` past this size.
 pub const MAX_DAEMON_LOG: u64 = 16 * 1024 * 1024;
 

@@ -26,6 +26,9 @@ pub struct Hello {
     pub version: String,
     #[serde(default)]
     pub pid: u32,
+    /// Set when the daemon will not serve this connection, saying why (then it closes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 impl Hello {
@@ -35,6 +38,7 @@ impl Hello {
             protocol: PROTOCOL_VERSION,
             version: PACKAGE_VERSION.into(),
             pid: std::process::id(),
+            refused: None,
         }
     }
 }

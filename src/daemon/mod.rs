@@ -81,6 +81,8 @@ pub struct Settings {
     pub resurrect: bool,
     /// What a bus subscriber may have waiting (`PM2_BUS_MEMORY`, `PM2_BUS_SPOOL`).
     pub bus_limits: backlog::Limits,
+    /// Client connections served at once (`PM2_MAX_CONNECTIONS`).
+    pub max_connections: usize,
 }
 
 impl Settings {
@@ -108,6 +110,7 @@ impl Settings {
             in_process,
             resurrect: false,
             bus_limits: backlog::Limits::from_env(),
+            max_connections: ms("PM2_MAX_CONNECTIONS", crate::limits::MAX_CONNECTIONS as u64).max(1) as usize,
         }
     }
 }

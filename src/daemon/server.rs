@@ -1,7 +1,9 @@
 //! Client connections on `rpc.sock`: peer check, handshake, then requests answered
 //! concurrently, each in its own task. A malformed frame closes that connection only; a
 //! request whose handling fails, even by a panic, gets an error reply and nothing else.
+//! At most `max_connections` clients are served at once; one more is told so and closed.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -19,12 +21,44 @@ use crate::protocol::{self, Hello, Request, RequestFrame, Response};
 /// The pause after a failed `accept` (EMFILE and the like) before the next.
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// One of the `max_connections` places, held for as long as its connection is open.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(open: &Arc<AtomicUsize>, limit: usize) -> Option<Slot> {
+        open.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < limit).then_some(n + 1)).ok().map(|_| Slot(open.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 pub async fn serve(daemon: Arc<Daemon>, listener: UnixListener) {
     let mut shutdown = daemon.shutdown.subscribe();
+    let open = Arc::new(AtomicUsize::new(0));
+    let limit = daemon.settings.max_connections;
+    // Refusals are logged once per episode, not once per client.
+    let mut refusing = false;
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => { tokio::spawn(connection(daemon.clone(), stream)); }
+                Ok((stream, _)) => match Slot::take(&open, limit) {
+                    Some(slot) => {
+                        if std::mem::take(&mut refusing) {
+                            daemon_log!("accepting clients again");
+                        }
+                        tokio::spawn(connection(daemon.clone(), stream, slot));
+                    }
+                    None => {
+                        if !std::mem::replace(&mut refusing, true) {
+                            daemon_log!("refusing new clients: {limit} are connected, the limit (PM2_MAX_CONNECTIONS)");
+                        }
+                        tokio::spawn(refuse(stream, limit));
+                    }
+                },
                 Err(e) => {
                     daemon_log!("accept failed: {e}");
                     // Out of descriptors: retrying at once would only spin (and fill the log).
@@ -36,7 +70,20 @@ pub async fn serve(daemon: Arc<Daemon>, listener: UnixListener) {
     }
 }
 
-async fn connection(daemon: Arc<Daemon>, stream: UnixStream) {
+/// Tells a client past the limit why it is not served: its handshake is answered with the
+/// reason, which the client reports as its error.
+async fn refuse(stream: UnixStream, limit: usize) {
+    let (mut reader, mut writer) = stream.into_split();
+    // Read its hello first: closing on unread data would reset the connection before the
+    // client has read the answer.
+    let _ = tokio::time::timeout(Duration::from_secs(1), protocol::read_frame::<_, Hello>(&mut reader)).await;
+    let why = format!(
+        "The PM2 daemon already serves {limit} clients, its limit (PM2_MAX_CONNECTIONS): this connection was refused. Close some clients, or start the daemon with a higher PM2_MAX_CONNECTIONS."
+    );
+    let _ = protocol::write_frame(&mut writer, &Hello { refused: Some(why), ..Hello::ours() }).await;
+}
+
+async fn connection(daemon: Arc<Daemon>, stream: UnixStream, _slot: Slot) {
     // Only the daemon's own user may drive it.
     match stream.peer_cred() {
         Ok(cred) if cred.uid() == nix::unistd::getuid().as_raw() => {}
