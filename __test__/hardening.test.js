@@ -147,8 +147,7 @@ test('an IPC message over the size limit is dropped and reported; the channel ke
     'setInterval(() => {}, 1000);',
   ].join('\n'));
   await call(pm2, 'connect');
-  const bus = await call(pm2, 'launchBus');
-  t.after(() => bus.close());
+  const bus = await openBus(t, pm2);
   const seen = [];
   bus.on('big', () => seen.push('big'));
   const small = new Promise((resolve) => bus.on('small', () => { seen.push('small'); resolve(); }));
@@ -275,6 +274,12 @@ test('a full disk: dump fails clearly, keeps both dumps, and works again once sp
   t.after(() => disposeClient(pm2, { kill: true }));
   const script = path.join(appDir, 'app.js');
   fs.writeFileSync(script, "setInterval(() => console.log('tick'), 20);\n");
+  await call(pm2, 'connect');
+  const bus = await openBus(t, pm2);
+  const troubles = [];
+  const ofA = (event) => (p) => { if (p.process.name === 'a' && p.data.stream === 'out') troubles.push([event, p.data]); };
+  bus.on('log:failed', ofA('failed'));
+  bus.on('log:resumed', ofA('resumed'));
   await call(pm2, 'start', { script, name: 'a', env: { PAD: 'p'.repeat(20000) } });
   await call(pm2, 'dump');
   await call(pm2, 'dump');
@@ -290,12 +295,44 @@ test('a full disk: dump fails clearly, keeps both dumps, and works again once sp
   assert.deepEqual(fs.readFileSync(path.join(home, 'dump.pm2.bak')), bak);
   assert.equal((await call(pm2, 'list')).length, 2, 'the daemon still serves');
 
+  await waitFor(() => troubles.length > 0, { message: 'the failing log was not reported' });
+  assert.equal(troubles[0][0], 'failed');
+  assert.match(troubles[0][1].error, /a-out\.log: No space left on device/);
+
   fs.rmSync(filler);
+  await waitFor(() => troubles.length > 1, { message: 'the log\'s return was not reported' });
+  assert.deepEqual(troubles.map(([event]) => event), ['failed', 'resumed'], 'one report per episode');
+  assert.ok(troubles[1][1].lost_bytes > 0);
+  assert.match(fs.readFileSync(path.join(home, 'pm2.log'), 'utf8'), /app output is written again to .*a-out\.log \(\d+ bytes were lost\)/);
   await call(pm2, 'dump');
   const saved = JSON.parse(fs.readFileSync(path.join(home, 'dump.pm2'), 'utf8'));
   assert.deepEqual(saved.map((p) => p.name).sort(), ['a', 'b']);
   const before = fs.statSync(path.join(home, 'logs', 'a-out.log')).size;
   await waitFor(() => fs.statSync(path.join(home, 'logs', 'a-out.log')).size > before, { message: 'logging resumed' });
+});
+
+test('app output that cannot be written is reported once, on the bus and in pm2.log', { skip: ONLY_OURS }, async (t) => {
+  const { pm2, home, writeApp, logPath } = await sandbox(t);
+  const script = writeApp('chatty.js', [
+    'let n = 0;',
+    "setInterval(() => { console.log('lost ' + n); if (++n % 10 === 0) console.error('written ' + n); }, 5);",
+  ].join('\n'));
+  await call(pm2, 'connect');
+  const bus = await openBus(t, pm2);
+  const failed = [];
+  bus.on('log:failed', (p) => failed.push(p));
+  await call(pm2, 'start', { script, name: 'chatty', out_file: '/dev/full' });
+  // Twenty lines on stderr: two hundred on stdout could not be written meanwhile.
+  await waitFor(() => {
+    try { return fs.readFileSync(logPath('chatty-error.log'), 'utf8').split('\n').length > 20; } catch { return false; }
+  }, { timeout: 15000, message: 'the app did not run' });
+  assert.equal(failed.length, 1, 'one report for the whole episode');
+  assert.equal(failed[0].process.name, 'chatty');
+  assert.equal(failed[0].data.stream, 'out');
+  assert.match(failed[0].data.error, /cannot write \/dev\/full: No space left on device/);
+  const lines = fs.readFileSync(path.join(home, 'pm2.log'), 'utf8').split('\n').filter((l) => l.includes('app output is being lost'));
+  assert.equal(lines.length, 1);
+  assert.equal((await call(pm2, 'list'))[0].pm2_env.status, 'online');
 });
 
 test('a daemon whose own log is a full disk keeps serving', { skip: ONLY_OURS }, async (t) => {

@@ -1,6 +1,8 @@
 //! App output: each stdout/stderr pipe is read by one task and appended to the app's log
 //! files (formatted and rotated as the app asks). Files are reopened when `reloadLogs`
-//! bumps the epoch, so external rotation works too.
+//! bumps the epoch, so external rotation works too. A file that cannot be written (full
+//! disk, no permission) is reported once per episode, to the daemon's log and to whoever
+//! the sink reports to (the bus), and tried again until it works: then that is reported too.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -8,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
 
 thread_local! {
     static READ_BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 64 * 1024]);
@@ -27,23 +30,55 @@ pub struct LogOptions {
     pub defaults: tokio::sync::watch::Receiver<Option<Rotation>>,
 }
 
+/// How often a log file that could not be opened is tried again.
+const REOPEN_EVERY: Duration = Duration::from_secs(1);
+
+/// A change in whether a sink's files can be written, reported once per episode.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LogTrouble {
+    /// Writing failed (`error` names the file); what is written meanwhile is lost.
+    Failed { error: String },
+    /// Every file is written again; `lost` bytes were dropped while it failed.
+    Resumed { lost: u64 },
+}
+
+/// Where one of a sink's paths goes.
+enum Target {
+    /// `/dev/null`: nothing to write.
+    Discard,
+    File(File),
+    /// Could not be opened (the error); tried again at the next write after `REOPEN_EVERY`.
+    Unopened(String),
+}
+
+impl Target {
+    fn file(&self) -> Option<&File> {
+        match self {
+            Target::File(f) => Some(f),
+            _ => None,
+        }
+    }
+}
+
 /// A set of append-only files written together (the stream's own file and the combined log).
 pub struct LogSink {
     paths: Vec<PathBuf>,
-    files: Vec<Option<File>>,
+    files: Vec<Target>,
     epoch: u64,
     options: LogOptions,
     /// `options` resolved against the current defaults.
     rotation: Option<Rotation>,
     /// An incomplete last line, held until its end arrives (formatted output only).
     partial: Vec<u8>,
-    /// A failing disk is reported once, not at every write.
-    failing: bool,
+    /// Bytes dropped since writing started to fail; `None` while it works.
+    failing: Option<u64>,
+    last_open: Instant,
+    report: Option<Box<dyn FnMut(LogTrouble) + Send>>,
 }
 
-fn open_append(path: &PathBuf) -> Option<File> {
+fn open_append(path: &PathBuf) -> Target {
     if path.as_os_str() == "/dev/null" {
-        return None;
+        return Target::Discard;
     }
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
@@ -56,11 +91,8 @@ fn open_append(path: &PathBuf) -> Option<File> {
         crate::home::open_private(path, true)
     };
     match opened {
-        Ok(f) => Some(f),
-        Err(e) => {
-            daemon_log!("cannot open log file {}: {e}", path.display());
-            None
-        }
+        Ok(f) => Target::File(f),
+        Err(e) => Target::Unopened(format!("cannot open {}: {e}", path.display())),
     }
 }
 
@@ -68,13 +100,20 @@ impl LogSink {
     pub fn open(paths: Vec<PathBuf>, epoch: u64, mut options: LogOptions) -> Self {
         let files = paths.iter().map(open_append).collect();
         let rotation = options.rotation.resolve(options.defaults.borrow_and_update().as_ref());
-        LogSink { paths, files, epoch, options, rotation, partial: Vec::new(), failing: false }
+        LogSink { paths, files, epoch, options, rotation, partial: Vec::new(), failing: None, last_open: Instant::now(), report: None }
+    }
+
+    /// Also reports failing and resumed writing to `report` (besides the daemon's log).
+    pub fn reporting(mut self, report: impl FnMut(LogTrouble) + Send + 'static) -> Self {
+        self.report = Some(Box::new(report));
+        self
     }
 
     pub fn write(&mut self, chunk: &[u8], epoch: &AtomicU64) {
         let current = epoch.load(Ordering::Relaxed);
         if current != self.epoch {
             self.files = self.paths.iter().map(open_append).collect();
+            self.last_open = Instant::now();
             self.epoch = current;
         }
         match self.options.format.clone() {
@@ -112,7 +151,7 @@ impl LogSink {
         }
         let Some(max) = self.rotation.as_ref().map(|r| r.max_size) else { return self.write_raw(bytes) };
         while !bytes.is_empty() {
-            let size = self.files.iter().flatten().filter_map(|f| f.metadata().ok()).map(|m| m.len()).max().unwrap_or(0);
+            let size = self.files.iter().filter_map(Target::file).filter_map(|f| f.metadata().ok()).map(|m| m.len()).max().unwrap_or(0);
             let room = max.saturating_sub(size) as usize;
             if bytes.len() <= room {
                 return self.write_raw(bytes);
@@ -141,19 +180,46 @@ impl LogSink {
         if bytes.is_empty() {
             return;
         }
-        let mut failed = None;
-        for f in self.files.iter_mut().flatten() {
-            if let Err(e) = f.write_all(bytes) {
-                failed = Some(e);
+        if self.last_open.elapsed() >= REOPEN_EVERY && self.files.iter().any(|t| matches!(t, Target::Unopened(_))) {
+            self.last_open = Instant::now();
+            for (path, target) in self.paths.iter().zip(self.files.iter_mut()) {
+                if matches!(target, Target::Unopened(_)) {
+                    *target = open_append(path);
+                }
             }
         }
-        match failed {
-            Some(e) if !self.failing => {
-                daemon_log!("log write failed ({}): {e}", self.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
-                self.failing = true;
+        let mut failed = None;
+        for (path, target) in self.paths.iter().zip(self.files.iter_mut()) {
+            match target {
+                Target::File(f) => {
+                    if let Err(e) = f.write_all(bytes) {
+                        failed = Some(format!("cannot write {}: {e}", path.display()));
+                    }
+                }
+                Target::Unopened(e) => failed = Some(e.clone()),
+                Target::Discard => {}
             }
-            Some(_) => {}
-            None => self.failing = false,
+        }
+        let change = match (failed, self.failing) {
+            (Some(error), None) => {
+                daemon_log!("app output is being lost: {error}");
+                self.failing = Some(bytes.len() as u64);
+                LogTrouble::Failed { error }
+            }
+            (Some(_), Some(lost)) => {
+                self.failing = Some(lost + bytes.len() as u64);
+                return;
+            }
+            (None, Some(lost)) => {
+                let paths = self.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+                daemon_log!("app output is written again to {paths} ({lost} bytes were lost)");
+                self.failing = None;
+                LogTrouble::Resumed { lost }
+            }
+            (None, None) => return,
+        };
+        if let Some(report) = self.report.as_mut() {
+            report(change);
         }
     }
 
@@ -161,7 +227,7 @@ impl LogSink {
         let Some(rotation) = self.rotation.clone() else { return };
         let mut rotated = false;
         for (path, file) in self.paths.iter().zip(self.files.iter_mut()) {
-            let Some(f) = file else { continue };
+            let Target::File(f) = file else { continue };
             if f.metadata().map(|m| m.len() >= rotation.max_size).unwrap_or(false) {
                 match rotate::rotate(path, &rotation) {
                     Ok(_) => {
@@ -246,5 +312,52 @@ pub fn truncate(path: &PathBuf) {
         if let Err(e) = OpenOptions::new().write(true).truncate(true).open(path) {
             daemon_log!("cannot flush {}: {e}", path.display());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn recorded(paths: Vec<PathBuf>) -> (LogSink, Arc<Mutex<Vec<LogTrouble>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let into = seen.clone();
+        let options = LogOptions { format: None, rotation: Default::default(), defaults: tokio::sync::watch::channel(None).1 };
+        (LogSink::open(paths, 0, options).reporting(move |t| into.lock().unwrap().push(t)), seen)
+    }
+
+    #[test]
+    fn a_failing_file_is_reported_once_per_episode() {
+        let (mut sink, seen) = recorded(vec![PathBuf::from("/dev/full")]);
+        let epoch = AtomicU64::new(0);
+        for _ in 0..100 {
+            sink.write(b"a line\n", &epoch);
+        }
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert!(matches!(&seen[0], LogTrouble::Failed { error } if error.contains("/dev/full") && error.contains("No space left")), "{seen:?}");
+    }
+
+    #[test]
+    fn a_file_that_could_not_be_opened_is_tried_again_and_its_return_reported() {
+        let dir = std::env::temp_dir().join(format!("pm2rs-logsink-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A file where the log's directory should be: the log cannot be created.
+        std::fs::write(dir.join("blocked"), "").unwrap();
+        let path = dir.join("blocked").join("app-out.log");
+        let (mut sink, seen) = recorded(vec![path.clone()]);
+        let epoch = AtomicU64::new(0);
+        sink.write(b"lost\n", &epoch);
+        sink.write(b"lost too\n", &epoch);
+        std::fs::remove_file(dir.join("blocked")).unwrap();
+        std::thread::sleep(REOPEN_EVERY);
+        sink.write(b"kept\n", &epoch);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "kept\n");
+        let seen = seen.lock().unwrap();
+        assert!(matches!(&seen[0], LogTrouble::Failed { error } if error.contains("cannot open")), "{seen:?}");
+        assert_eq!(seen[1], LogTrouble::Resumed { lost: 14 });
+        assert_eq!(seen.len(), 2);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -576,6 +576,12 @@ fn log_options(d: &Daemon, spec: &AppSpec, pm_id: u32, kind: &'static str) -> Lo
 /// stderr, a fatal exception report at its end becomes `process:exception`.
 fn pump_logs(d: &Arc<Daemon>, pipe: std::io::Result<std::os::fd::OwnedFd>, sink: LogSink, event: &'static str, origin: Value, report_crash: bool) {
     let Ok(pipe) = pipe else { return daemon_log!("cannot read the output of an app: {}", origin) };
+    // Output that cannot be written is reported on the bus once per episode, as is its end.
+    let (bus, stream, process) = (d.clone(), event.trim_start_matches("log:"), origin.clone());
+    let sink = sink.reporting(move |trouble| match trouble {
+        logs::LogTrouble::Failed { error } => bus.bus.emit("log:failed", json!({"process": process, "at": now_ms(), "data": {"stream": stream, "error": error}})),
+        logs::LogTrouble::Resumed { lost } => bus.bus.emit("log:resumed", json!({"process": process, "at": now_ms(), "data": {"stream": stream, "lost_bytes": lost}})),
+    });
     let daemon = d.clone();
     let epoch = d.log_epoch.clone();
     tokio::spawn(async move {
