@@ -433,7 +433,7 @@ test('past PM2_MAX_CONNECTIONS a new client gets a clear error and the others ar
   assert.equal(await handshake(home), null, 'one more is refused');
   const other = new (impl().custom)({ pm2_home: home, daemon_mode: true });
   t.after(() => disposeClient(other));
-  const e = await rejection(call(other, 'connect'));
+  const e = errText(await rejection(call(other, 'connect')));
   assert.match(e, /already serves 3 clients, its limit \(PM2_MAX_CONNECTIONS\)/);
   assert.deepEqual(await call(pm2, 'list'), [], 'those connected are still served');
 
