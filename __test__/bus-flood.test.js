@@ -3,11 +3,13 @@
 // The bus under a flood: a subscriber that blocks its event loop for seconds while an app
 // writes hundreds of thousands of lines and messages loses nothing, in order, stays
 // subscribed, and the daemon's memory stays bounded; a subscription the daemon has to drop
-// is reported on the bus as an error and comes back.
+// is reported on the bus as an error and comes back; meanwhile the daemon still answers
+// requests about other apps.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const path = require('node:path');
 
 const { IS_ORIGINAL, sandbox, call, waitFor, openBus, readDaemonPid, withTimeout } = require('./helpers');
 
@@ -31,6 +33,14 @@ function send() {
   if (m < messages) setImmediate(send);
 }
 setTimeout(() => { write(); send(); }, 300);
+setInterval(() => {}, 1000);
+`;
+
+// Writes "got <seq>" for each message sendDataToProcessId hands it.
+const LISTENER = `
+process.on('message', (packet) => {
+  if (packet && packet.data && typeof packet.data.seq === 'number') console.log('got ' + packet.data.seq);
+});
 setInterval(() => {}, 1000);
 `;
 
@@ -96,6 +106,36 @@ test('a subscriber that blocks for 3 s during a burst loses no line and no messa
     const peak = peakRssMiB(readDaemonPid(home));
     assert.ok(peak < DAEMON_PEAK_MIB, `daemon peak RSS ${peak.toFixed(1)} MiB, bound ${DAEMON_PEAK_MIB}`);
   }
+});
+
+test('while an app floods lines and messages, list() and sendDataToProcessId to another app answer, every one, with the right contents', async (t) => {
+  const { pm2, writeApp } = await sandbox(t);
+  const flooder = writeApp('flooder.js', FLOODER);
+  const listener = writeApp('listener.js', LISTENER);
+  const outFile = path.join(path.dirname(listener), 'listener-out.log');
+  await call(pm2, 'connect');
+  await call(pm2, 'start', { script: listener, name: 'listener', out_file: outFile });
+  const listenerId = (await call(pm2, 'list')).find((p) => p.name === 'listener').pm_id;
+  const bus = await openBus(t, pm2);
+  const seen = recorder(bus, { blockMs: 0 });
+
+  await call(pm2, 'start', { script: flooder, name: 'flooder', env: { LINES: '100000', MESSAGES: '100000' } });
+  await waitFor(() => seen.lines > 0, { timeout: 30000, message: 'the flood never started' });
+  let sent = 0;
+  while (seen.lines < 100000 || seen.messages < 100000) {
+    const list = await call(pm2, 'list');
+    assert.deepEqual(list.map((p) => [p.name, p.pm2_env.status]).sort(), [['flooder', 'online'], ['listener', 'online']]);
+    await call(pm2, 'sendDataToProcessId', listenerId, { type: 'process:msg', topic: 'probe', data: { seq: sent } });
+    sent += 1;
+  }
+  assert.ok(sent > 0, 'no call was made during the flood');
+
+  // Every message reached the app, in order.
+  const expected = Array.from({ length: sent }, (_, i) => `got ${i}`).join('\n') + '\n';
+  await waitFor(() => fs.existsSync(outFile) && fs.readFileSync(outFile, 'utf8') === expected, {
+    timeout: 10000,
+    message: `the listener got ${fs.existsSync(outFile) ? fs.readFileSync(outFile, 'utf8').split('\n').length - 1 : 0} of ${sent}`,
+  });
 });
 
 test('a subscription the daemon must drop is reported as a bus error, and the bus comes back', {

@@ -7,6 +7,10 @@
 pub const MAX_INSTANCES: u64 = 4096;
 /// One IPC message from an app (`process.send`), in bytes of its JSON line.
 pub const MAX_IPC_MESSAGE: usize = 32 * 1024 * 1024;
+/// App messages read from all channels and not yet handled: past this, channels wait unread
+/// (the apps' own `process.send` queues hold the rest), so a message flood neither grows the
+/// daemon's memory nor delays a request by more than this many messages.
+pub const APP_MESSAGES_WAITING: usize = 256;
 /// Nesting of a JSON document from an app or a client.
 pub const MAX_JSON_DEPTH: usize = 64;
 /// JSON values in one client request: a 64 MiB frame of `[[],[],…]` must not become

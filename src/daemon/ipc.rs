@@ -14,7 +14,7 @@ use std::os::unix::net::UnixStream as StdUnixStream;
 use std::sync::Arc;
 use tokio::io::Interest;
 use tokio::net::UnixStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 const ACK: &str = r#"{"cmd":"NODE_HANDLE_ACK"}"#;
 const NACK: &str = r#"{"cmd":"NODE_HANDLE_NACK"}"#;
@@ -53,11 +53,12 @@ enum Receipt {
 }
 
 /// Starts the reader and writer of one channel. `on_message` gets every message the app
-/// sends, in order (the inner message of a `NODE_HANDLE`, its handle closed);
+/// sends, in order (the inner message of a `NODE_HANDLE`, its handle closed), with a permit
+/// of `waiting` to hold until it is handled: without one free, the channel is not read.
 /// `on_close` runs once when the app's end closes.
-pub fn attach<F, C>(stream: StdUnixStream, mut on_message: F, on_close: C) -> std::io::Result<IpcSender>
+pub fn attach<F, C>(stream: StdUnixStream, waiting: Arc<Semaphore>, mut on_message: F, on_close: C) -> std::io::Result<IpcSender>
 where
-    F: FnMut(Value) + Send + 'static,
+    F: FnMut(Value, OwnedSemaphorePermit) + Send + 'static,
     C: FnOnce() + Send + 'static,
 {
     stream.set_nonblocking(true)?;
@@ -95,22 +96,27 @@ where
                     continue;
                 }
                 let Some(msg) = parse_line(line) else { continue };
-                match msg.get("cmd").and_then(Value::as_str) {
+                let msg = match msg.get("cmd").and_then(Value::as_str) {
                     Some("NODE_HANDLE_ACK") => {
                         let _ = receipt_tx.send(Receipt::Ack);
+                        continue;
                     }
                     Some("NODE_HANDLE_NACK") => {
                         let _ = receipt_tx.send(Receipt::Nack);
+                        continue;
                     }
                     Some("NODE_HANDLE") => {
                         // The daemon keeps no handle an app sends; it only acknowledges it.
                         let _ = urgent.send(if fds.pop_front().is_some() { ACK } else { NACK }.to_string());
-                        if let Some(inner) = msg.get("msg") {
-                            on_message(inner.clone());
+                        match msg.get("msg") {
+                            Some(inner) => inner.clone(),
+                            None => continue,
                         }
                     }
-                    _ => on_message(msg),
-                }
+                    _ => msg,
+                };
+                let Ok(permit) = waiting.clone().acquire_owned().await else { break };
+                on_message(msg, permit);
             }
             pending.drain(..start);
             searched = pending.len();
@@ -350,7 +356,7 @@ mod tests {
     async fn handles_travel_and_wait_for_their_ack() {
         let (ours, theirs) = StdUnixStream::pair().unwrap();
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let sender = attach(ours, move |m| drop(tx.send(m)), || {}).unwrap();
+        let sender = attach(ours, Arc::new(Semaphore::new(16)), move |m, _| drop(tx.send(m)), || {}).unwrap();
         let (a, _b) = StdUnixStream::pair().unwrap();
         sender.send_handle(&serde_json::json!({"cmd": "NODE_HANDLE", "msg": {"n": 1}}), OwnedFd::from(a)).unwrap();
         sender.send(&serde_json::json!({"n": 2})).unwrap();
@@ -370,5 +376,24 @@ mod tests {
         read_more(&peer, &mut buf, &mut fds).await.unwrap();
         assert_eq!(std::str::from_utf8(&buf).unwrap(), "{\"n\":2}\n");
         assert_eq!(rx.recv().await.unwrap(), serde_json::json!({"hello": true}));
+    }
+    /// Messages wait for a permit: with none free the channel is not read, and the app's
+    /// messages stay in its own queue (here, the socket) until the daemon catches up.
+    #[tokio::test]
+    async fn without_a_free_permit_the_channel_waits_unread() {
+        let (ours, mut theirs) = StdUnixStream::pair().unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let _sender = attach(ours, Arc::new(Semaphore::new(2)), move |m, permit| drop(tx.send((m, permit))), || {}).unwrap();
+        use std::io::Write;
+        for n in 0..5 {
+            writeln!(theirs, "{{\"n\":{n}}}").unwrap();
+        }
+        let mut held = vec![rx.recv().await.unwrap(), rx.recv().await.unwrap()];
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(rx.try_recv().is_err(), "a third message was handed over while two wait");
+        held.clear();
+        for n in 2..5 {
+            assert_eq!(rx.recv().await.unwrap().0, serde_json::json!({"n": n}));
+        }
     }
 }

@@ -121,6 +121,10 @@ pub struct Daemon {
     pub home: Home,
     pub settings: Settings,
     pub inbox: tokio::sync::mpsc::UnboundedSender<supervisor::Msg>,
+    /// Permits for app messages waiting in the inbox (`APP_MESSAGES_WAITING`): a channel
+    /// reader that finds none free stops reading, so a flooding app waits in its own send
+    /// queue and a request waits behind this many app messages at most.
+    pub app_messages: Arc<tokio::sync::Semaphore>,
     pub bus: bus::Bus,
     pub cluster: Arc<cluster::Cluster>,
     /// Bumped by `reloadLogs`: log writers reopen their files when it changes.
@@ -191,6 +195,7 @@ pub async fn run(home: Home, settings: Settings, ready: impl FnOnce(Result<(), S
         home: home.clone(),
         settings: settings.clone(),
         inbox,
+        app_messages: Arc::new(tokio::sync::Semaphore::new(crate::limits::APP_MESSAGES_WAITING)),
         bus: bus::Bus::default(),
         cluster: Default::default(),
         log_epoch: Arc::new(AtomicU64::new(0)),

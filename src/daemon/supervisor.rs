@@ -42,8 +42,9 @@ pub enum Msg {
     Step(Step),
     /// A process of entry `pm_id` ended (`generation` tells which one).
     Exited { pm_id: u32, generation: u64, status: Option<ExitStatus> },
-    /// A message on an app's IPC channel.
-    AppMessage { pm_id: u32, generation: u64, msg: Value },
+    /// A message on an app's IPC channel, holding one of the daemon's `app_messages` permits
+    /// until it is handled.
+    AppMessage { pm_id: u32, generation: u64, msg: Value, permit: tokio::sync::OwnedSemaphorePermit },
     /// A `wait_ready` app's `listen_timeout` ran out.
     ListenTimeout { pm_id: u32, generation: u64 },
     /// The delay before restarting a crashed app is over.
@@ -136,7 +137,7 @@ impl Supervisor {
         match msg {
             Msg::Step(step) => step(self),
             Msg::Exited { pm_id, generation, status } => self.on_exit(pm_id, generation, status),
-            Msg::AppMessage { pm_id, generation, msg } => self.on_app_message(pm_id, generation, msg),
+            Msg::AppMessage { pm_id, generation, msg, permit: _permit } => self.on_app_message(pm_id, generation, msg),
             Msg::ListenTimeout { pm_id, generation } => self.mark_online(pm_id, generation, Event::ListenTimeout),
             Msg::RestartDue { pm_id, generation } => self.restart_after_crash(pm_id, generation),
             Msg::FirstMemory { pm_id, pid, rss } => {
@@ -253,13 +254,13 @@ impl Supervisor {
                 }
             };
             // Cluster traffic is the cluster's alone; the rest is the supervisor's.
-            let on_message = move |msg: Value| match (worker_id, msg.get("cmd").and_then(Value::as_str).filter(|c| c.starts_with("NODE_"))) {
+            let on_message = move |msg: Value, permit| match (worker_id, msg.get("cmd").and_then(Value::as_str).filter(|c| c.starts_with("NODE_"))) {
                 (Some(id), Some("NODE_CLUSTER")) => cluster.on_message(id, &msg),
                 (Some(id), Some("NODE_PM2_DRAINED")) => cluster.drained(id),
                 (_, Some(_)) => {}
-                (_, None) => drop(inbox.send(Msg::AppMessage { pm_id, generation, msg })),
+                (_, None) => drop(inbox.send(Msg::AppMessage { pm_id, generation, msg, permit })),
             };
-            match ipc::attach(stream, on_message, on_close) {
+            match ipc::attach(stream, d.app_messages.clone(), on_message, on_close) {
                 Ok(tx) => {
                     if let Some(id) = worker_id {
                         let rr = spec.env.get("NODE_CLUSTER_SCHED_POLICY").and_then(Value::as_str) == Some("rr");
