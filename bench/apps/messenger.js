@@ -2,7 +2,8 @@
 // Announces itself like idle.js, then answers the bench:
 //   UDP "log <n>"  -> writes n lines "L<9 digits>\n" to stdout, as fast as the pipe takes them
 //   UDP "bus <n>"  -> sends n messages to the bus with process.send
-//   IPC {data: {cmd: 'ping', seq}} -> answers {pong: seq} on the bus (a round trip)
+//   IPC {data: {cmd: 'ping', seq}} -> answers {pong: seq} on the bus (a round trip), or
+//                                      "pong <seq>" by UDP to `port` when the data names one
 const sock = require('dgram').createSocket('udp4')
 
 function writeLines(n) {
@@ -25,6 +26,8 @@ sock.on('message', (msg) => {
 })
 process.on('message', (packet) => {
   const data = packet && packet.data
-  if (data && data.cmd === 'ping') process.send({ type: 'process:msg', data: { pong: data.seq } })
+  if (!data || data.cmd !== 'ping') return
+  if (data.port) sock.send(`pong ${data.seq}`, data.port, '127.0.0.1')
+  else process.send({ type: 'process:msg', data: { pong: data.seq } })
 })
 sock.send(`${process.env.BENCH_ID} ${process.pid}`, Number(process.env.BENCH_PORT), '127.0.0.1')
