@@ -122,7 +122,9 @@ test('while an app floods lines and messages, list() and sendDataToProcessId to 
   await call(pm2, 'start', { script: flooder, name: 'flooder', env: { LINES: '100000', MESSAGES: '100000' } });
   await waitFor(() => seen.lines > 0, { timeout: 30000, message: 'the flood never started' });
   let sent = 0;
+  const deadline = Date.now() + 120000;
   while (seen.lines < 100000 || seen.messages < 100000) {
+    assert.ok(Date.now() < deadline, `the flood never ended on the bus: ${JSON.stringify(seen)}`);
     const list = await call(pm2, 'list');
     assert.deepEqual(list.map((p) => [p.name, p.pm2_env.status]).sort(), [['flooder', 'online'], ['listener', 'online']]);
     await call(pm2, 'sendDataToProcessId', listenerId, { type: 'process:msg', topic: 'probe', data: { seq: sent } });
