@@ -54,6 +54,12 @@ function daemonsOf(home) {
   return out;
 }
 
+// The app processes of `home` (its daemons, found by their `--home`, left out).
+function appPidsOf(home) {
+  const daemons = daemonsOf(home);
+  return pidsUsingHome(home).filter((pid) => !daemons.includes(pid));
+}
+
 function pick(list) {
   return list[Math.floor(Math.random() * list.length)];
 }
@@ -106,7 +112,7 @@ test('SIGKILLed apps, clients and daemon: every app back online exactly once, no
       if (Date.now() < end - 3000) startClient();
       continue;
     }
-    const pids = pidsUsingHome(home);
+    const pids = appPidsOf(home);
     if (pids.length) {
       killPid(pick(pids));
       appKills += 1;
@@ -125,7 +131,7 @@ test('SIGKILLed apps, clients and daemon: every app back online exactly once, no
     }
     if (JSON.stringify(counts) !== JSON.stringify(expected)) return false;
     const appPids = l.map((p) => p.pid).sort();
-    const running = pidsUsingHome(home).sort();
+    const running = appPidsOf(home).sort();
     return JSON.stringify(appPids) === JSON.stringify(running) && l;
   }, { timeout: 30000, interval: 250, message: 'the apps did not settle online exactly once with nothing orphaned' });
   assert.equal(new Set(list.map((p) => p.pm_id)).size, 4, 'one entry per instance');
