@@ -7,9 +7,10 @@ const path = require('path')
 
 const ROOT = path.resolve(__dirname, '..', '..')
 
-// PM2_BENCH_AGAINST=<directory of another checkout of this package, built> puts that build
+// BENCH_AGAINST=<directory of another checkout of this package, built> puts that build
 // in the original's place: the same scenarios then measure a change against what came before.
-const AGAINST = process.env.PM2_BENCH_AGAINST ? path.resolve(process.env.PM2_BENCH_AGAINST) : null
+// (Not named PM2_*: rounds run without the caller's PM2_* variables.)
+const AGAINST = process.env.BENCH_AGAINST ? path.resolve(process.env.BENCH_AGAINST) : null
 
 const IMPLS = {
   rs: { key: 'rs', label: 'pm2-rs', request: 'pm2' },
