@@ -91,11 +91,13 @@ impl Backlog {
     }
 
     fn spool(&self, s: &mut State, frame: &[u8]) -> Result<(), String> {
-        if s.spool.is_none() {
-            let file = tempfile::tempfile_in(&self.spool_dir).map_err(|e| format!("cannot create a spool file in {}: {e}", self.spool_dir.display()))?;
-            s.spool = Some(Spool { file, written: 0, read: 0 });
-        }
-        let spool = s.spool.as_mut().expect("just created");
+        let spool = match &mut s.spool {
+            Some(spool) => spool,
+            none => {
+                let file = tempfile::tempfile_in(&self.spool_dir).map_err(|e| format!("cannot create a spool file in {}: {e}", self.spool_dir.display()))?;
+                none.insert(Spool { file, written: 0, read: 0 })
+            }
+        };
         if spool.written - spool.read + frame.len() as u64 > self.limits.spool {
             return Err(format!("fell more than {} bytes behind", self.limits.memory as u64 + self.limits.spool));
         }
