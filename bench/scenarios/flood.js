@@ -6,12 +6,12 @@
 // daemon answers another client about another app while one app floods it with both.
 
 const fs = require('fs')
-const path = require('path')
 const { spawn } = require('child_process')
 const procfs = require('../lib/procfs')
 const impls = require('../lib/impls')
 const { appPath, benchEnv } = require('../lib/spawn')
 const { until, fileSize: size } = require('../lib/progress')
+const { startMessenger } = require('../lib/messenger')
 
 const LINE = 11 // messenger.js writes "L<9 digits>\n"
 
@@ -143,15 +143,7 @@ module.exports = {
     const beacon = await ctx.beacon()
     const s = ctx.session()
     await s.connect()
-    const outFile = path.join(ctx.workdir, 'flood-out.log')
-    await s.call('start', {
-      script: appPath('messenger.js'),
-      name: 'flood',
-      env: ctx.appEnv('flood'),
-      out_file: outFile,
-      error_file: path.join(ctx.workdir, 'flood-error.log'),
-    })
-    const app = await beacon.waitId('flood')
+    const { app, outFile } = await startMessenger(ctx, s, beacon, 'flood')
     await s.call('start', { script: appPath('messenger.js'), name: 'quiet', env: ctx.appEnv('quiet') })
     await beacon.waitId('quiet')
     const quietId = (await s.list()).find((p) => p.name === 'quiet').pm_id

@@ -3,9 +3,8 @@
 // trips (the app answers on the bus), and a burst of bus messages; with loss counts.
 
 const fs = require('fs')
-const path = require('path')
-const { appPath } = require('../lib/spawn')
 const { until, fileSize: size } = require('../lib/progress')
+const { startMessenger } = require('../lib/messenger')
 
 const LINE = 11 // messenger.js writes "L<9 digits>\n"
 
@@ -102,15 +101,7 @@ module.exports = {
     const beacon = await ctx.beacon()
     const s = ctx.session()
     await s.connect()
-    const outFile = path.join(ctx.workdir, 'messenger-out.log')
-    await s.call('start', {
-      script: appPath('messenger.js'),
-      name: 'messenger',
-      env: ctx.appEnv('messenger'),
-      out_file: outFile,
-      error_file: path.join(ctx.workdir, 'messenger-error.log'),
-    })
-    const app = await beacon.waitId('messenger')
+    const { app, outFile } = await startMessenger(ctx, s, beacon, 'messenger')
     const pmId = (await s.list()).find((p) => p.name === 'messenger').pm_id
 
     // Logs first, with no bus open, so that only the log path is measured.
