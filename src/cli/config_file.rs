@@ -95,11 +95,8 @@ pub struct Selection<'a> {
 
 /// The `start` request for a config file, the one index.js sends for `start(file, opts)`.
 pub fn start_params(cwd: &Path, file: &str, sel: &Selection) -> Result<Value, String> {
-    let Loaded { mut apps, dir } = load(cwd, file)?;
-    if let Some(only) = sel.only {
-        let only: Vec<&str> = only.split(',').map(str::trim).collect();
-        apps.retain(|app| app_name(app).is_some_and(|n| only.contains(&n.as_str())));
-    }
+    let Loaded { apps, dir } = load(cwd, file)?;
+    let mut apps = crate::config::only_apps(apps, sel.only, file)?;
     for app in apps.iter_mut() {
         if let Value::Object(a) = app {
             if let Some(ns) = sel.namespace {
@@ -110,25 +107,12 @@ pub fn start_params(cwd: &Path, file: &str, sel: &Selection) -> Result<Value, St
             }
         }
     }
-    if apps.is_empty() {
-        let only = sel.only.map(|o| format!(" (only: {o})")).unwrap_or_default();
-        return Err(format!("No app to start in {file}{only}"));
-    }
     let mut context = context(cwd, sel.env);
     context["cwd"] = json!(match sel.cwd {
         Some(c) => cwd.join(c),
         None => dir,
     });
     Ok(json!({ "apps": apps, "mode": "json", "context": context }))
-}
-
-/// An app's name: `name`, else its script's file name without extension.
-pub fn app_name(app: &Value) -> Option<String> {
-    if let Some(n) = app.get("name").and_then(Value::as_str) {
-        return Some(n.to_string());
-    }
-    let script = ["script", "exec", "cmd", "command"].iter().find_map(|k| app.get(*k).and_then(Value::as_str))?;
-    Path::new(script).file_stem().map(|s| s.to_string_lossy().into_owned())
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub fn failure(e: String, target: &str) -> Failure {
 pub fn selector(ctx: &Ctx, target: &str) -> Result<Value, Failure> {
     if is_config_file(target) {
         let loaded = config_file::load(&ctx.cwd, target)?;
-        let names: Vec<String> = loaded.apps.iter().filter_map(config_file::app_name).collect();
+        let names: Vec<String> = loaded.apps.iter().filter_map(crate::config::declared_name).collect();
         return Ok(json!({ "names": names }));
     }
     Ok(json!({ "target": target, "cwd": ctx.cwd }))

@@ -27,3 +27,25 @@ pub fn apps_of_config(doc: Value) -> Result<Vec<Value>, String> {
         other => Err(format!("A config file must hold an object with \"apps\" or an array of apps, got {}", type_name(&other))),
     }
 }
+
+/// The name a declaration gives its app: `name`, else its script's file name without extension.
+pub fn declared_name(app: &Value) -> Option<String> {
+    if let Some(name) = app.get("name").and_then(Value::as_str) {
+        return Some(name.to_string());
+    }
+    let script = ["script", "exec", "cmd", "command"].iter().find_map(|k| app.get(*k).and_then(Value::as_str))?;
+    std::path::Path::new(script).file_stem().map(|s| s.to_string_lossy().into_owned())
+}
+
+/// The apps `--only a,b` keeps (all without it); none left is an error naming `file`.
+pub fn only_apps(mut apps: Vec<Value>, only: Option<&str>, file: &str) -> Result<Vec<Value>, String> {
+    if let Some(only) = only {
+        let names: Vec<&str> = only.split(',').map(str::trim).collect();
+        apps.retain(|app| declared_name(app).is_some_and(|n| names.contains(&n.as_str())));
+    }
+    if apps.is_empty() {
+        let only = only.map(|o| format!(" (only: {o})")).unwrap_or_default();
+        return Err(format!("No app to start in {file}{only}"));
+    }
+    Ok(apps)
+}

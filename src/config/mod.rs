@@ -18,7 +18,7 @@ mod spec;
 mod validate;
 mod watch;
 
-pub use files::apps_of_config;
+pub use files::{apps_of_config, declared_name, only_apps};
 pub use normalize::normalize;
 pub use paths::which;
 pub use schema::is_option_key;

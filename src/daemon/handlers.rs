@@ -143,7 +143,7 @@ async fn start(d: &Arc<Daemon>, params: protocol::StartParams) -> Result<Value, 
     let mut specs = Vec::with_capacity(apps.len());
     for app in &apps {
         // An option error names the app (a missing script is named by its path already).
-        let spec = config::normalize(app, &ctx, &d.home, d.settings.kill_timeout).map_err(|e| match declared_name(app) {
+        let spec = config::normalize(app, &ctx, &d.home, d.settings.kill_timeout).map_err(|e| match config::declared_name(app) {
             Some(name) if e.starts_with("Option") => format!("{e} in app \"{name}\""),
             _ => e,
         })?;
@@ -199,15 +199,6 @@ async fn start(d: &Arc<Daemon>, params: protocol::StartParams) -> Result<Value, 
         item["process"] = json!({"pid": item["pid"]});
     }
     Ok(started)
-}
-
-/// The name a declaration gives its app, or its script's, for error messages.
-fn declared_name(app: &Value) -> Option<String> {
-    if let Some(name) = app.get("name").and_then(Value::as_str) {
-        return Some(name.to_string());
-    }
-    let script = ["script", "exec", "cmd", "command"].iter().find_map(|k| app.get(*k).and_then(Value::as_str))?;
-    std::path::Path::new(script).file_stem().map(|s| s.to_string_lossy().into_owned())
 }
 
 #[derive(Clone, Copy)]

@@ -52,15 +52,8 @@ fn log_files(app: &mut Map<String, Value>) {
 /// The options the flags set on every app of a config file.
 const CONFIG_OVERRIDES: [&str; 4] = ["watch", "autorestart", "out_file", "error_file"];
 
-fn config_apps(mut apps: Vec<Value>, file: &Path, o: &Options) -> Result<Vec<Value>, String> {
-    if let Some(only) = &o.only {
-        let only: Vec<&str> = only.split(',').map(str::trim).collect();
-        apps.retain(|a| a.get("name").and_then(Value::as_str).is_some_and(|n| only.contains(&n)));
-    }
-    if apps.is_empty() {
-        let only = o.only.as_ref().map(|n| format!(" (only: {n})")).unwrap_or_default();
-        return Err(format!("No app to start in {}{only}", file.display()));
-    }
+fn config_apps(apps: Vec<Value>, file: &Path, o: &Options) -> Result<Vec<Value>, String> {
+    let mut apps = config::only_apps(apps, o.only.as_deref(), &file.display().to_string())?;
     for app in &mut apps {
         if let Value::Object(m) = app {
             for key in CONFIG_OVERRIDES {
