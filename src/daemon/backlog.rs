@@ -10,7 +10,6 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -101,7 +100,7 @@ impl Backlog {
         if spool.written - spool.read + frame.len() as u64 > self.limits.spool {
             return Err(format!("fell more than {} bytes behind", self.limits.memory as u64 + self.limits.spool));
         }
-        spool.file.seek(SeekFrom::Start(spool.written)).and_then(|_| spool.file.write_all(frame)).map_err(|e| format!("cannot spool events: {e}"))?;
+        spool.file.write_all_at(frame, spool.written).map_err(|e| format!("cannot spool events: {e}"))?;
         spool.written += frame.len() as u64;
         Ok(())
     }

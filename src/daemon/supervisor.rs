@@ -433,7 +433,7 @@ impl Supervisor {
         if ending == Ending::Delete {
             self.cron.remove(pm_id);
         }
-        let apps: HashSet<u32> = self.table.iter().filter_map(|p| p.pid).collect();
+        let apps = self.pids();
         let Some(p) = self.table.get_mut(pm_id) else { return Err("process or namespace not found".into()) };
         let marker = format!("unique_id={}", p.unique_id);
         let Some(process) = p.process() else {
