@@ -157,7 +157,7 @@ test('describe, pid, id and env tell about one app; describe of an unknown app e
   assert.match(r.stderr + r.stdout, /nope doesn't exist/);
 });
 
-test('prettylist and jlist give the same list', async (t) => {
+test('prettylist shows the app', async (t) => {
   const box = await withApp(t);
   const r = await box.pm2cli(['prettylist']);
   assert.equal(r.code, 0, r.stderr);

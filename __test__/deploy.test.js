@@ -282,7 +282,7 @@ test('an unknown target is an error that names it', async (t) => {
 // ---------------------------------------------------------------------------
 // readiness and results
 
-test('restart of a wait_ready app calls back once the new process is ready', async (t) => {
+test('restart and reload of a wait_ready app call back once the new process is ready', async (t) => {
   const box = await deploySandbox(t);
   await call(box.pm2, 'start', app(box, {
     name: 'slow', wait_ready: true, listen_timeout: 20000,
@@ -337,6 +337,7 @@ test('relative log paths in a config file elsewhere resolve against the caller\'
   const fork = (await procs(box.pm2, 'logs-fork'))[0];
   assert.equal(fork.pm2_env.pm_out_log_path, path.join(box.dir, 'logs', 'fork-out.log'));
   assert.equal(fork.pm2_env.pm_err_log_path, path.join(box.dir, 'logs', 'fork-err.log'));
+  assert.equal(cl.length, 2);
   const paths = cl.map((p) => p.pm2_env.pm_out_log_path).sort();
   assert.deepEqual(paths, cl.map((p) => path.join(box.dir, 'logs', `cl-out-${p.pm_id}.log`)).sort());
 });
