@@ -21,16 +21,20 @@ const target = option('--target') || /^host: (\S+)$/m.exec(run('rustc', ['-vV'])
 const platform = platformOfTarget(target)
 const { binaryName } = require('../package.json').napi
 
-// One cargo run builds the cdylib and the [[bin]] targets together.
+// The addon (node/), then the executables of the main crate: the second run reuses the
+// crate the first one compiled.
 execFileSync(
   path.join(ROOT, 'node_modules', '.bin', 'napi'),
-  ['build', '--platform', '--release', '--target', target, '--output-dir', 'target/napi', '--no-js',
+  ['build', '--platform', '--release', '--target', target, '--manifest-path', 'node/Cargo.toml',
+    '--package-json-path', 'package.json', '--output-dir', 'target/napi', '--no-js',
     '--dts', 'binding.d.ts', '--no-dts-header'],
   { cwd: ROOT, stdio: 'inherit' }
 )
+execFileSync('cargo', ['build', '--release', '--target', target, '--package', 'pm2-rs', '--bins'], { cwd: ROOT, stdio: 'inherit' })
 
 const metadata = JSON.parse(run('cargo', ['metadata', '--no-deps', '--format-version', '1']))
-const executables = metadata.packages[0].targets.filter((t) => t.kind.includes('bin')).map((t) => t.name)
+const main = metadata.packages.find((p) => p.name === 'pm2-rs')
+const executables = main.targets.filter((t) => t.kind.includes('bin')).map((t) => t.name)
 
 const dest = path.join(ROOT, 'npm', platform)
 fs.mkdirSync(dest, { recursive: true })

@@ -3,7 +3,7 @@
 //! `protocol` is the client ⇄ daemon wire format, `home` the files under `PM2_HOME`,
 //! `config` the validation and normalisation of pm2 start options, `client` the connection a
 //! script holds, `daemon` the long-lived supervisor, `runtime` the foreground `pm2-runtime`.
-//! `binding` exposes the client to Node.
+//! The Node addon that exposes the client is its own crate, in `node/`.
 
 pub mod cli;
 pub mod client;
@@ -15,7 +15,3 @@ pub mod protocol;
 pub mod runtime;
 pub mod startup;
 pub mod yaml;
-
-// Only Node calls these; a test build of the crate would call them unused.
-#[cfg_attr(test, allow(dead_code))]
-mod binding;

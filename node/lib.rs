@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::client::{self, Connection, Launch};
-use crate::home::Home;
+use pm2_rs::client::{self, Connection, Launch};
+use pm2_rs::home::Home;
 
 fn err(msg: String) -> Error {
     Error::new(Status::GenericFailure, msg)
@@ -137,24 +137,24 @@ pub fn default_home() -> String {
 
 #[napi]
 pub fn parse_yaml(text: String) -> Result<Value> {
-    crate::yaml::parse(&text).map_err(err)
+    pm2_rs::yaml::parse(&text).map_err(err)
 }
 
 #[napi]
 pub fn apps_of_config(doc: Value) -> Result<Vec<Value>> {
-    crate::config::apps_of_config(doc).map_err(err)
+    pm2_rs::config::apps_of_config(doc).map_err(err)
 }
 
 #[napi]
 pub fn startup(options: Value) -> Result<Value> {
-    let o: crate::startup::StartupOptions = serde_json::from_value(options).map_err(|e| err(format!("Invalid startup options: {e}")))?;
-    crate::startup::install(&o).map_err(err)
+    let o: pm2_rs::startup::StartupOptions = serde_json::from_value(options).map_err(|e| err(format!("Invalid startup options: {e}")))?;
+    pm2_rs::startup::install(&o).map_err(err)
 }
 
 #[napi]
 pub fn uninstall_startup(options: Value) -> Result<Value> {
-    let o: crate::startup::StartupOptions = serde_json::from_value(options).map_err(|e| err(format!("Invalid startup options: {e}")))?;
-    crate::startup::uninstall(&o).map_err(err)
+    let o: pm2_rs::startup::StartupOptions = serde_json::from_value(options).map_err(|e| err(format!("Invalid startup options: {e}")))?;
+    pm2_rs::startup::uninstall(&o).map_err(err)
 }
 
 /// A date as a log line's prefix shows it (dayjs tokens, local time): `ms` since the epoch.
@@ -162,5 +162,5 @@ pub fn uninstall_startup(options: Value) -> Result<Value> {
 pub fn format_date(format: String, ms: f64) -> String {
     use chrono::TimeZone;
     let t = chrono::Local.timestamp_millis_opt(ms as i64).single().unwrap_or_else(chrono::Local::now);
-    crate::daemon::log_format::format_date(&format, &t)
+    pm2_rs::daemon::log_format::format_date(&format, &t)
 }
