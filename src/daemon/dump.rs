@@ -14,17 +14,29 @@ use super::Daemon;
 use crate::config::StartContext;
 use crate::home::Home;
 
+/// What a replaced file must outlive.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Outlives {
+    /// The daemon's death only: the kernel keeps what was written, no sync needed.
+    Daemon,
+    /// The machine's crash too: synced to disk before it replaces the old file.
+    Machine,
+}
+
 /// Writes `bytes` to `path` so that a crash or a full disk leaves either the old or the new
 /// file, whole (0600, never through a symlink).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = temp_beside(path, bytes)?;
+pub fn write_atomic(path: &Path, bytes: &[u8], outlives: Outlives) -> std::io::Result<()> {
+    let tmp = temp_beside(path, bytes, outlives)?;
     std::fs::rename(&tmp, path).inspect_err(|_| drop(std::fs::remove_file(&tmp)))?;
-    sync_dir(path);
+    if outlives == Outlives::Machine {
+        sync_dir(path);
+    }
     Ok(())
 }
 
-/// Writes `bytes` to a new file beside `path`, synced; on failure nothing is left behind.
-fn temp_beside(path: &Path, bytes: &[u8]) -> std::io::Result<std::path::PathBuf> {
+/// Writes `bytes` to a new file beside `path` (synced if it must outlive the machine); on
+/// failure nothing is left behind.
+fn temp_beside(path: &Path, bytes: &[u8], outlives: Outlives) -> std::io::Result<std::path::PathBuf> {
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
@@ -34,7 +46,7 @@ fn temp_beside(path: &Path, bytes: &[u8]) -> std::io::Result<std::path::PathBuf>
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
         .open(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()));
+        .and_then(|mut f| f.write_all(bytes).and_then(|_| if outlives == Outlives::Machine { f.sync_all() } else { Ok(()) }));
     match written {
         Ok(()) => Ok(tmp),
         Err(e) => {
@@ -51,7 +63,7 @@ fn keep_as_backup(file: &Path, bak: &Path) -> std::io::Result<()> {
     match std::fs::hard_link(file, &link) {
         Ok(()) => std::fs::rename(&link, bak).inspect_err(|_| drop(std::fs::remove_file(&link))),
         // A filesystem without hard links: a copy, written aside first.
-        Err(_) => write_atomic(bak, &std::fs::read(file)?),
+        Err(_) => write_atomic(bak, &std::fs::read(file)?, Outlives::Machine),
     }
 }
 
@@ -76,7 +88,7 @@ pub fn save(home: &Home, entries: &[Value]) -> Result<(), String> {
     // The new dump is written whole first: a full disk changes neither file. Then the old
     // dump becomes the backup (a hard link: no copy, no space) and the new one replaces it,
     // each by a rename, so a reader always finds both files whole.
-    let tmp = temp_beside(&dump, &text).map_err(|e| format!("Cannot write {}: {e}", dump.display()))?;
+    let tmp = temp_beside(&dump, &text, Outlives::Machine).map_err(|e| format!("Cannot write {}: {e}", dump.display()))?;
     // A broken dump never replaces a good backup.
     if dump.exists() && parse(&dump).is_ok() {
         if let Err(e) = keep_as_backup(&dump, &backup_path(home)) {

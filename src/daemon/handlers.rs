@@ -48,7 +48,7 @@ pub async fn dispatch(d: &Arc<Daemon>, request: Request) -> Result<Answer, Strin
             json!({"success": true})
         }
         Request::ClearDump => {
-            dump::write_atomic(&d.home.dump_file(), b"[]").map_err(|e| format!("Cannot write {}: {e}", d.home.dump_file().display()))?;
+            dump::write_atomic(&d.home.dump_file(), b"[]", dump::Outlives::Machine).map_err(|e| format!("Cannot write {}: {e}", d.home.dump_file().display()))?;
             json!({"success": true})
         }
         Request::Resurrect(params) => {

@@ -4,7 +4,8 @@
 //! generation's processes, whose pipes and channels died with their daemon, and starts
 //! the same apps again under the same ids.
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,50 +20,75 @@ fn table_file(d: &Daemon) -> std::path::PathBuf {
     d.home.root.join("process-table.json")
 }
 
+/// The longest pause between two saves of the table while it keeps changing.
+const SAVE_SPACING_MAX: Duration = Duration::from_secs(1);
+
 /// How long an old generation's process has to end after SIGTERM, before SIGKILL.
 const ORPHAN_GRACE: Duration = Duration::from_secs(1);
+
+/// One entry of the saved table, written straight from the table (no copy of its options).
+#[derive(Serialize)]
+struct Record<'a> {
+    pm_id: u32,
+    pid: Option<u32>,
+    pid_start: Option<u64>,
+    restart_time: u64,
+    unique_id: &'a str,
+    created_at: u64,
+    instance: u32,
+    source: &'a Value,
+    context: ContextWithoutEnv<'a>,
+    status: &'a str,
+}
 
 /// The start context without the caller's environment: pm2 writes that to disk only in a
 /// `dump`, so the table kept for recovery leaves it out (a restored app inherits the
 /// environment of the daemon that restores it; its own `env` options are kept).
-fn without_env(context: &config::StartContext) -> Value {
-    let mut v = json!(context);
-    if let Some(m) = v.as_object_mut() {
-        m.remove("env");
-    }
-    v
+#[derive(Serialize)]
+struct ContextWithoutEnv<'a> {
+    cwd: &'a std::path::Path,
+    node_path: &'a str,
+    env_name: &'a Option<String>,
+    node_version: &'a Option<String>,
 }
 
 fn snapshot(table: &super::process_table::ProcessTable) -> Vec<u8> {
-    let records: Vec<Value> = table
+    let records: Vec<Record> = table
         .iter()
         .map(|p| {
-            json!({
-                "pm_id": p.pm_id,
-                "pid": p.pid,
-                "pid_start": p.process().map(|p| p.started),
-                "restart_time": p.restart_time,
-                "unique_id": p.unique_id,
-                "created_at": p.created_at,
-                "instance": p.instance,
-                "source": p.spec.source,
-                "context": without_env(&p.spec.context),
-                "status": p.status.as_str(),
-            })
+            let c = &p.spec.context;
+            Record {
+                pm_id: p.pm_id,
+                pid: p.pid,
+                pid_start: p.process().map(|p| p.started),
+                restart_time: p.restart_time,
+                unique_id: &p.unique_id,
+                created_at: p.created_at,
+                instance: p.instance,
+                source: &p.spec.source,
+                context: ContextWithoutEnv { cwd: &c.cwd, node_path: &c.node_path, env_name: &c.env_name, node_version: &c.node_version },
+                status: p.status.as_str(),
+            }
         })
         .collect();
-    serde_json::to_vec(&records).expect("JSON values always serialise")
+    serde_json::to_vec(&records).expect("the table always serialises")
 }
 
 /// Writes the table shortly after each change (changes that come together, one write).
+/// The table only has to outlive the daemon (after a reboot its processes are gone anyway),
+/// so it is not synced to disk. Saving a big table still holds the daemon's one thread: the
+/// next save waits four times as long as the last one took (at most `SAVE_SPACING_MAX`), so
+/// saving never takes more than a fifth of the daemon's time, however fast the table changes.
 pub async fn persist(daemon: Arc<Daemon>) {
     loop {
         daemon.table_changed.notified().await;
         tokio::time::sleep(Duration::from_millis(20)).await;
+        let started = std::time::Instant::now();
         let Ok(bytes) = daemon.ask(|s| snapshot(&s.table)).await else { return };
-        if let Err(e) = dump::write_atomic(&table_file(&daemon), &bytes) {
+        if let Err(e) = dump::write_atomic(&table_file(&daemon), &bytes, dump::Outlives::Daemon) {
             daemon_log!("cannot save the process table: {e}");
         }
+        tokio::time::sleep((started.elapsed() * 4).min(SAVE_SPACING_MAX)).await;
     }
 }
 
