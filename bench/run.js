@@ -15,8 +15,8 @@
 const fs = require('fs')
 const os = require('os')
 const path = require('path')
-const { spawn } = require('child_process')
-const { IMPLS, KEYS } = require('./lib/impls')
+const { spawn, spawnSync } = require('child_process')
+const { IMPLS, KEYS, executables } = require('./lib/impls')
 const { findOrphans, killOrphans } = require('./lib/orphans')
 const { benchEnv } = require('./lib/spawn')
 const machine = require('./lib/machine')
@@ -50,7 +50,15 @@ function log(text) {
 }
 
 // One round: a child process, its result, and the orphan check.
+// Each round reads the build's executables from disk. How a file came into the page cache
+// changes how much of it a process maps (a freshly written file maps in larger pieces), which
+// would put a just-built executable's RSS above an older one's for no fault of its code.
+function fromDisk(impl) {
+  for (const file of executables(impl)) spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'])
+}
+
 async function runRound(id, impl, round, quick, timeoutMs) {
+  fromDisk(impl)
   const workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm2-bench-'))
   const resultFile = path.join(workdir, 'result.json')
   const pidsFile = path.join(workdir, 'pids')

@@ -3,7 +3,9 @@
 // require: `pm2` resolves to this package (self-reference through "exports"), `pm2-original`
 // to the original pm2 installed as a devDependency alias.
 
+const fs = require('fs')
 const path = require('path')
+const { hostPlatform } = require('../../platform')
 
 const ROOT = path.resolve(__dirname, '..', '..')
 
@@ -32,4 +34,12 @@ function version(key) {
   return require(require.resolve(request, { paths: [ROOT] })).version
 }
 
-module.exports = { ROOT, IMPLS, KEYS: Object.keys(IMPLS), modulePath, load, version }
+// The executables of a build of this package (none for the original: its daemon is `node`).
+function executables(key) {
+  const dir = key === 'rs' ? ROOT : AGAINST
+  if (!dir) return []
+  const native = path.join(dir, 'npm', hostPlatform())
+  return ['pm2-daemon', 'pm2-runtime', 'pm2'].map((f) => path.join(native, f)).filter((f) => fs.existsSync(f))
+}
+
+module.exports = { ROOT, IMPLS, KEYS: Object.keys(IMPLS), modulePath, load, version, executables }
