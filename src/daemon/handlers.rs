@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use nix::sys::signal::Signal;
 
-use super::process_table::{Status, Target};
+use super::process_table::{Proc, Status, Target};
 use super::supervisor::Supervisor;
 use super::{dump, logrotate, logs, Daemon};
 use crate::config::{self, StartContext};
@@ -20,11 +20,11 @@ pub enum Answer {
 
 pub async fn dispatch(d: &Arc<Daemon>, request: Request) -> Result<Answer, String> {
     let value = match request {
-        Request::List => return Ok(Answer::Json(d.ask(|s| descriptions_json(s, None)).await?)),
+        Request::List => return Ok(Answer::Json(d.ask(|s| descriptions_json(s, None, Proc::write_description)).await?)),
         Request::Describe(sel) => return Ok(Answer::Json(d.ask(move |s| describe(s, &sel)).await?)),
         Request::Ping => json!({"msg": "pong"}),
         Request::GetVersion => json!(PACKAGE_VERSION),
-        Request::Start(params) => start(d, params).await?,
+        Request::Start(params) => return Ok(Answer::Json(start(d, params).await?)),
         Request::Stop(sel) => each(d, &sel, Action::Stop).await?,
         Request::Restart(params) => restart(d, params, false).await?,
         Request::Reload(params) => reload(d, params).await?,
@@ -76,15 +76,18 @@ pub async fn dispatch(d: &Arc<Daemon>, request: Request) -> Result<Answer, Strin
 
 /// Descriptions of `ids` as values, for answers that change them.
 fn description_values(s: &Supervisor, ids: &[u32]) -> Value {
-    serde_json::from_slice(&descriptions_json(s, Some(ids))).expect("descriptions are JSON")
+    serde_json::from_slice(&descriptions_json(s, Some(ids), Proc::write_description)).expect("descriptions are JSON")
 }
 
 async fn descriptions(d: &Daemon, ids: Vec<u32>) -> Result<Value, String> {
     d.ask(move |s| description_values(s, &ids)).await
 }
 
+/// How one process is written into an answer.
+type Write = fn(&Proc, &crate::home::Home, &mut Vec<u8>);
+
 /// Descriptions of `ids` (every app if None) as a JSON array.
-fn descriptions_json(s: &Supervisor, ids: Option<&[u32]>) -> Vec<u8> {
+fn descriptions_json(s: &Supervisor, ids: Option<&[u32]>, write: Write) -> Vec<u8> {
     let procs: Vec<_> = match ids {
         Some(ids) => ids.iter().filter_map(|id| s.table.get(*id)).collect(),
         None => s.table.iter().collect(),
@@ -95,7 +98,7 @@ fn descriptions_json(s: &Supervisor, ids: Option<&[u32]>) -> Vec<u8> {
         if i > 0 {
             out.push(b',');
         }
-        p.write_description(&s.d.home, &mut out);
+        write(p, &s.d.home, &mut out);
     }
     out.push(b']');
     out
@@ -103,7 +106,7 @@ fn descriptions_json(s: &Supervisor, ids: Option<&[u32]>) -> Vec<u8> {
 
 fn describe(s: &Supervisor, sel: &Selection) -> Vec<u8> {
     let ids = Target::of(sel).and_then(|t| s.table.select(&t)).unwrap_or_default();
-    descriptions_json(s, Some(&ids))
+    descriptions_json(s, Some(&ids), Proc::write_description)
 }
 
 fn select(s: &Supervisor, sel: &Selection) -> Result<Vec<u32>, String> {
@@ -121,7 +124,7 @@ fn context(context: Option<Value>) -> Result<StartContext, String> {
 
 /// `start`: `mode: "script"` for `start(script[, options])`, `"json"` for an options object
 /// or a config file (apps already known by name are restarted with their new options).
-async fn start(d: &Arc<Daemon>, params: protocol::StartParams) -> Result<Value, String> {
+async fn start(d: &Arc<Daemon>, params: protocol::StartParams) -> Result<Vec<u8>, String> {
     let ctx = context(params.context)?;
     let apps = params.apps;
     if apps.is_empty() {
@@ -134,7 +137,7 @@ async fn start(d: &Arc<Daemon>, params: protocol::StartParams) -> Result<Value, 
         if let Some(name) = apps[0].get("script").and_then(Value::as_str).map(str::to_string) {
             let ids = d.ask(move |s| s.table.ids_named(&name)).await?;
             if !ids.is_empty() {
-                return restart_ids(d, ids).await;
+                return restart_ids(d, ids).await.and_then(|v| serde_json::to_vec(&v).map_err(|e| e.to_string()));
             }
         }
     }
@@ -149,6 +152,9 @@ async fn start(d: &Arc<Daemon>, params: protocol::StartParams) -> Result<Value, 
         })?;
         specs.push(spec);
     }
+    // The raw options and the caller's context live on in the specs: released before the first
+    // wait, so that many starts waiting on the supervisor at once do not hold them all.
+    drop((apps, ctx));
     // A declaration's known apps are restarted with their new options, or reloaded one
     // instance at a time with `action: "reload"`.
     let rolling = params.action.as_deref() == Some("reload");
@@ -193,12 +199,8 @@ async fn start(d: &Arc<Daemon>, params: protocol::StartParams) -> Result<Value, 
         }
         affected.extend(known.0);
     }
-    // pm2 answers a start with its child processes: `process: {pid}` beside `pm2_env`.
-    let mut started = descriptions(d, affected).await?;
-    for item in started.as_array_mut().into_iter().flatten() {
-        item["process"] = json!({"pid": item["pid"]});
-    }
-    Ok(started)
+    // Written straight as text: many starts answered at once hold no value trees.
+    d.ask(move |s| descriptions_json(s, Some(&affected), Proc::write_start_result)).await
 }
 
 #[derive(Clone, Copy)]

@@ -256,7 +256,19 @@ impl Proc {
 
     /// The description as JSON text, appended to `out`.
     pub fn write_description(&self, home: &Home, out: &mut Vec<u8>) {
-        let head = serde_json::to_vec(&self.head()).expect("a map serialises");
+        self.write_with_head(self.head(), home, out)
+    }
+
+    /// The description as pm2 answers a start: with `process: {pid}` beside `pm2_env`.
+    pub fn write_start_result(&self, home: &Home, out: &mut Vec<u8>) {
+        let mut head = self.head();
+        let pid = head.get("pid").cloned().unwrap_or(Value::Null);
+        head.insert("process".into(), json!({ "pid": pid }));
+        self.write_with_head(head, home, out)
+    }
+
+    fn write_with_head(&self, head: Map<String, Value>, home: &Home, out: &mut Vec<u8>) {
+        let head = serde_json::to_vec(&head).expect("a map serialises");
         out.extend_from_slice(&head[..head.len() - 1]);
         out.extend_from_slice(b",\"pm2_env\":");
         let fixed = self.static_description(home);
