@@ -84,10 +84,10 @@ async fn descriptions(d: &Daemon, ids: Vec<u32>) -> Result<Value, String> {
 }
 
 /// How one process is written into an answer.
-type Write = fn(&Proc, &crate::home::Home, &mut Vec<u8>);
+type WriteEntry = fn(&Proc, &crate::home::Home, &mut Vec<u8>);
 
 /// Descriptions of `ids` (every app if None) as a JSON array.
-fn descriptions_json(s: &Supervisor, ids: Option<&[u32]>, write: Write) -> Vec<u8> {
+fn descriptions_json(s: &Supervisor, ids: Option<&[u32]>, write: WriteEntry) -> Vec<u8> {
     let procs: Vec<_> = match ids {
         Some(ids) => ids.iter().filter_map(|id| s.table.get(*id)).collect(),
         None => s.table.iter().collect(),
