@@ -15,7 +15,7 @@ const { spawn, execFileSync } = require('node:child_process');
 
 const {
   IS_ORIGINAL, ROOT, sandbox, call, errText, waitFor, isAlive, sleep, readDaemonPid, withTimeout, apps,
-  disposeClient, impl, rejection, pinOriginalPaths, openBus,
+  disposeClient, impl, rejection, pinOriginalPaths, openBus, readFileEventually,
 } = require('./helpers');
 
 const IS_ROOT = process.getuid && process.getuid() === 0;
@@ -383,7 +383,10 @@ test('a cluster app does not take over a live unix socket it does not own', { sk
     'setInterval(() => {}, 1000);',
   ].join('\n'));
   await call(pm2, 'start', { script, name: 'intruder', instances: 1, exec_mode: 'cluster', env: { SOCK: sock } });
-  await sleep(1000);
+  // Its listen has been tried, and refused, once the app says so.
+  const [intruder] = await call(pm2, 'describe', 'intruder');
+  const errors = await readFileEventually(intruder.pm2_env.pm_err_log_path, { predicate: (text) => text.includes('listen failed') });
+  assert.match(errors, /listen failed: EADDRINUSE/);
   const answer = await new Promise((resolve, reject) => {
     let data = '';
     net.connect(sock).on('data', (d) => { data += d; }).on('end', () => resolve(data)).on('error', reject);
