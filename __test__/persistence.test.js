@@ -344,6 +344,20 @@ test('update respawns the daemon (new pid in pm2.pid) from the calling environme
 // ---------------------------------------------------------------------------
 // daemon crash safety (beyond pm2)
 
+// The daemon saves its table (process-table.json) shortly after each change: waits until the
+// saved table holds what `list` answered (ids, pids, statuses).
+async function tableSaved(home, list) {
+  const rows = (entries) => JSON.stringify(entries.map((e) => [e.pm_id, e.pid || null, e.status]).sort((a, b) => a[0] - b[0]));
+  const want = rows(list.map((p) => ({ pm_id: p.pm_id, pid: p.pid, status: p.pm2_env.status })));
+  await waitFor(() => {
+    try {
+      return rows(JSON.parse(fs.readFileSync(path.join(home, 'process-table.json'), 'utf8'))) === want;
+    } catch {
+      return false;
+    }
+  }, { message: `the daemon did not save its table as ${want}` });
+}
+
 test('daemon SIGKILLed: the next call starts a new daemon that restores the apps and stops the old generation', {
   timeout: TEST_TIMEOUT,
   skip: BEYOND('pm2 7.0.4 does not recover from its daemon being killed'),
@@ -363,7 +377,7 @@ test('daemon SIGKILLed: the next call starts a new daemon that restores the apps
   for (const pid of oldPids) box.track(pid);
   const daemonPid = readDaemonPid(home);
   assert.ok(daemonPid && running(daemonPid));
-  await sleep(300); // let the daemon save its table (it does so shortly after each change)
+  await tableSaved(home, before);
 
   process.kill(daemonPid, 'SIGKILL');
   await waitFor(() => !running(daemonPid), { message: 'daemon did not die' });
@@ -395,7 +409,7 @@ test('daemon SIGKILLed while no client is connected: a new client finds the apps
   const [old] = await listByName(pm2, 'solo');
   box.track(old.pid);
   const daemonPid = readDaemonPid(home);
-  await sleep(300);
+  await tableSaved(home, await call(pm2, 'list'));
   await new Promise((resolve) => pm2.disconnect(() => resolve()));
   process.kill(daemonPid, 'SIGKILL');
   await waitFor(() => !running(daemonPid), { message: 'daemon did not die' });
