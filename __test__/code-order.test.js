@@ -47,7 +47,8 @@ for (const executable of ['pm2-daemon', 'pm2-runtime']) {
     // matches little of it.
     assert.ok(
       first.size > 256 * KiB,
-      `only ${Math.round(first.size / KiB)} KiB of code matched src/bin/code-order.ld: regenerate it with \`node scripts/order-code.js\``
+      `only ${Math.round(first.size / KiB)} KiB of code matched src/bin/code-order.ld: regenerate it with \`node scripts/order-code.js\`` +
+        ' (or a RUSTFLAGS variable replaced the v0 symbol names that .cargo/config.toml asks for)'
     );
   });
 }
