@@ -74,9 +74,9 @@ function patterns(symbol) {
   return `.text.${name} .text.unlikely.${name}`
 }
 
-// Every name of each function that ran: functions with the same code share one section, under
-// one of their names, while valgrind may report another.
-function withAliases(ran, binary) {
+// Every name of each function, from the symbol table: functions with the same code share one
+// section, under one of their names, while valgrind may report another.
+function aliases(binary) {
   const byAddress = new Map()
   for (const line of execFileSync('nm', ['--defined-only', binary], { encoding: 'utf8', maxBuffer: 1 << 28 }).split('\n')) {
     const [address, type, name] = line.split(' ')
@@ -86,7 +86,7 @@ function withAliases(ran, binary) {
   }
   const names = new Map()
   for (const group of byAddress.values()) for (const name of group) names.set(name, group)
-  return new Set([...ran].flatMap((name) => names.get(name) || [name]))
+  return (ran) => new Set([...ran].flatMap((name) => names.get(name) || [name]))
 }
 
 async function drive(call, daemonPid) {
@@ -134,8 +134,9 @@ async function main() {
   const dumps = fs.readdirSync(home).filter((f) => f.startsWith('callgrind.out'))
   const idleDump = dumps.find((f) => f !== 'callgrind.out')
   if (!idleDump) throw new Error(`no idle dump among ${dumps.join(', ')}`)
-  const idle = withAliases(functionsRun(path.join(home, idleDump), binary), binary)
-  const rest = withAliases(functionsRun(out, binary), binary)
+  const withAliases = aliases(binary)
+  const idle = withAliases(functionsRun(path.join(home, idleDump), binary))
+  const rest = withAliases(functionsRun(out, binary))
   const seen = new Set()
   // Sorted, so that a rerun on the same code writes the same file.
   const unseen = (set) => [...set].map(patterns).filter((p) => p && !seen.has(p) && seen.add(p)).sort()
