@@ -266,6 +266,24 @@ test('selectors: numeric string id, script path, /regex/, namespace, all', async
   assert.ok(Object.values(await status()).every((s) => s === 'stopped'));
 });
 
+test('an app started by a path with ./ and .. is restarted, stopped and deleted by that path, without a callback', async (t) => {
+  const box = await deploySandbox(t);
+  // As pm2 resolves it: against the caller's working directory.
+  const rel = `./${path.relative(process.cwd(), box.dir)}/out/../app.js`;
+  await call(box.pm2, 'start', app(box, { name: 'lazy' }));
+  await reportsOf(box, 'lazy');
+  const only = async () => {
+    const ps = await procs(box.pm2);
+    return ps.length === 1 ? ps[0] : null;
+  };
+  box.pm2.restart(rel);
+  await waitFor(async () => (await only()).pm2_env.restart_time === 1, { message: 'restart by path did nothing' });
+  box.pm2.stop(rel);
+  await waitFor(async () => (await only()).pm2_env.status === 'stopped', { message: 'stop by path did nothing' });
+  box.pm2.delete(rel);
+  await waitFor(async () => (await procs(box.pm2)).length === 0, { message: 'delete by path did nothing' });
+});
+
 test('an unknown target is an error that names it', async (t) => {
   const box = await deploySandbox(t);
   await call(box.pm2, 'start', app(box, { name: 'known' }));
