@@ -588,15 +588,10 @@ class API {
     return settle(cb, () => this._call('resurrect', { context: this._context() }))
   }
 
-  // A saved process list exists: dump.pm2 or its backup holds a JSON array.
+  // A saved process list exists: dump.pm2 or its backup holds one. As under pm2, a broken
+  // file does not stay under its own name (it is kept as `<file>.broken`).
   _hasDump() {
-    return ['dump.pm2', 'dump.pm2.bak'].some((file) => {
-      try {
-        return Array.isArray(JSON.parse(fs.readFileSync(path.join(this.pm2_home, file), 'utf8')))
-      } catch (_) {
-        return false
-      }
-    })
+    return nativeAddon().binding.hasSavedProcessList(this.pm2_home)
   }
 
   // A new daemon, started from this process's environment, with every app brought back.

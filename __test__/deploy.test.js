@@ -456,6 +456,20 @@ test('resurrect() without a callback and nothing to resurrect answers false at o
   assert.equal(res, false);
 });
 
+test('resurrect() with a broken dump and a broken backup leaves neither file behind', {
+  skip: IS_ORIGINAL && 'pm2 reads ~/.pm2/dump.pm2 whatever pm2_home says',
+}, async (t) => {
+  const box = await deploySandbox(t);
+  const dump = path.join(box.home, 'dump.pm2');
+  fs.writeFileSync(dump, '[{');
+  fs.writeFileSync(`${dump}.bak`, '[{');
+  assert.equal(box.pm2.resurrect(), false);
+  assert.ok(!fs.existsSync(dump), 'dump.pm2 is gone');
+  assert.ok(!fs.existsSync(`${dump}.bak`), 'dump.pm2.bak is gone');
+  // kept aside for the user to look at
+  assert.equal(fs.readFileSync(`${dump}.bak.broken`, 'utf8'), '[{');
+});
+
 // ---------------------------------------------------------------------------
 // watch switched by restart options and declarations
 

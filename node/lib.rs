@@ -135,6 +135,12 @@ pub fn default_home() -> String {
     Home::default_root().to_string_lossy().into_owned()
 }
 
+/// Whether `dump.pm2` (or its backup) holds a process list; broken ones are moved aside.
+#[napi]
+pub fn has_saved_process_list(home: String) -> bool {
+    pm2_rs::daemon::dump::read(&Home::new(home)).is_ok()
+}
+
 #[napi]
 pub fn parse_yaml(text: String) -> Result<Value> {
     pm2_rs::yaml::parse(&text).map_err(err)
