@@ -594,11 +594,15 @@ class API {
     return nativeAddon().binding.hasSavedProcessList(this.pm2_home)
   }
 
-  // A new daemon, started from this process's environment, with every app brought back.
+  // A new daemon, started from this process's environment, with every app brought back;
+  // over a running original pm2 daemon, its apps are taken over (as `pm2 update`).
   update(cb) {
     return settle(cb, async () => {
-      await this._call('dump', { force: true })
-      await this.killDaemon()
+      const takenOver = await nativeAddon().binding.takeOverOriginal(this.pm2_home)
+      if (takenOver == null) {
+        await this._call('dump', { force: true })
+        await this.killDaemon()
+      }
       await this._connect()
       await this._call('resurrect', { context: this._context() })
       return { success: true }
