@@ -146,7 +146,15 @@ async fn start(d: &Arc<Daemon>, params: protocol::StartParams) -> Result<Vec<u8>
     let mut specs = Vec::with_capacity(apps.len());
     for app in &apps {
         // An option error names the app (a missing script is named by its path already).
-        let spec = config::normalize(app, &ctx, &d.home, d.settings.kill_timeout).map_err(|e| match config::declared_name(app) {
+        let spec = match config::normalize(app, &ctx, &d.home, d.settings.kill_timeout) {
+            Err(e) if !by_script && e.starts_with("Script not found") => running_script(d, app).await?.ok_or(e).and_then(|script| {
+                let mut app = app.clone();
+                app["script"] = json!(script);
+                config::normalize(&app, &ctx, &d.home, d.settings.kill_timeout)
+            }),
+            other => other,
+        }
+        .map_err(|e| match config::declared_name(app) {
             Some(name) if e.starts_with("Option") => format!("{e} in app \"{name}\""),
             _ => e,
         })?;
@@ -199,8 +207,19 @@ async fn start(d: &Arc<Daemon>, params: protocol::StartParams) -> Result<Vec<u8>
         }
         affected.extend(known.0);
     }
+    // As under pm2, a `wait_ready` app has started once it is ready (or `listen_timeout` ran out).
+    let ids = affected.clone();
+    let waiters = d.ask(move |s| ids.iter().map(|&id| s.readiness(id)).collect::<Vec<_>>()).await?;
+    futures_util::future::join_all(waiters.into_iter().map(Daemon::until_ready)).await;
     // Written straight as text: many starts answered at once hold no value trees.
     d.ask(move |s| descriptions_json(s, Some(&affected), Proc::write_start_result)).await
+}
+
+/// The script an app declared by name already runs: as under pm2, a declaration of a known
+/// app restarts it by name, and a script path that does not resolve keeps the running one.
+async fn running_script(d: &Daemon, app: &Value) -> Result<Option<String>, String> {
+    let Some(name) = config::declared_name(app) else { return Ok(None) };
+    d.ask(move |s| s.table.iter().find(|p| p.spec.name == name).map(|p| p.spec.exec_path.to_string_lossy().into_owned())).await
 }
 
 #[derive(Clone, Copy)]

@@ -465,12 +465,19 @@ impl Supervisor {
         p.apply(Event::Relaunch);
         self.launch(pm_id)?;
         self.notify_id(pm_id, "restart", true);
-        let p = self.table.get_mut(pm_id).ok_or("process or namespace not found")?;
-        Ok((p.spec.wait_ready && p.status != Status::Online).then(|| {
+        Ok(self.readiness(pm_id))
+    }
+
+    /// For a `wait_ready` app not online yet: a waiter woken when it is (at its `ready`
+    /// message or when `listen_timeout` runs out; dropped if it exits first), and how long
+    /// to wait at most.
+    pub fn readiness(&mut self, pm_id: u32) -> Option<(oneshot::Receiver<()>, u64)> {
+        let p = self.table.get_mut(pm_id)?;
+        (p.spec.wait_ready && p.status == Status::Launching).then(|| {
             let (tx, rx) = oneshot::channel();
             p.online_waiters.push(tx);
             (rx, p.spec.listen_timeout)
-        }))
+        })
     }
 
     /// Starts a zero-downtime reload: None when the app is restarted instead (not cluster
@@ -514,6 +521,8 @@ impl Supervisor {
             p.worker = old.worker;
             p.ipc = old.ipc;
             p.stdin = old.stdin;
+            // The reload did not happen: it does not count as a restart.
+            p.restart_time = p.restart_time.saturating_sub(1);
             p.apply(Event::Reinstated);
         }
         self.d.table_changed();
@@ -661,12 +670,17 @@ impl Daemon {
     pub async fn restart(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
         let was_running = self.ask(move |s| s.table.get(pm_id).map(|p| p.pid.is_some() || p.status.is_running())).await?.ok_or("process or namespace not found")?;
         self.stop_process(pm_id, Ending::Restart).await?;
-        // A wait_ready app has restarted once it is ready, or listen_timeout has passed (a
-        // waiter dropped unanswered means it exited first: the restart policy has it).
-        if let Some((ready, timeout)) = self.ask(move |s| s.relaunch(pm_id, was_running)).await?? {
+        let ready = self.ask(move |s| s.relaunch(pm_id, was_running)).await??;
+        Self::until_ready(ready).await;
+        Ok(())
+    }
+
+    /// A wait_ready app has started once it is ready, or listen_timeout has passed (a waiter
+    /// dropped unanswered means it exited first: the restart policy has it).
+    pub async fn until_ready(readiness: Option<(oneshot::Receiver<()>, u64)>) {
+        if let Some((ready, timeout)) = readiness {
             let _ = tokio::time::timeout(Duration::from_millis(timeout), ready).await;
         }
-        Ok(())
     }
 
     /// Zero-downtime reload of one instance: a new process starts while the old one keeps
@@ -698,6 +712,11 @@ impl Daemon {
         };
         if failed {
             self.ask(move |s| s.reinstate(pm_id, old)).await?;
+            if !spec.is_cluster() {
+                // A fork app cannot overlap when the old process holds what the new one needs
+                // (its port, typically): it is restarted instead, as pm2 reloads fork apps.
+                return self.restart(pm_id).await;
+            }
             return Err(format!("Reload of {} ({pm_id}) failed: the new process exited before it was ready; the previous one keeps running", spec.name));
         }
         self.retire(&spec, old, old_exit).await;
