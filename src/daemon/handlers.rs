@@ -20,7 +20,13 @@ pub enum Answer {
 
 pub async fn dispatch(d: &Arc<Daemon>, request: Request) -> Result<Answer, String> {
     let value = match request {
-        Request::List => return Ok(Answer::Json(d.ask(|s| descriptions_json(s, None, Proc::write_description)).await?)),
+        Request::List => {
+            return Ok(Answer::Json(d.ask(|s| {
+                s.read_unsampled();
+                descriptions_json(s, None, Proc::write_description)
+            })
+            .await?))
+        }
         Request::Describe(sel) => return Ok(Answer::Json(d.ask(move |s| describe(s, &sel)).await?)),
         Request::Ping => json!({"msg": "pong"}),
         Request::GetVersion => json!(PACKAGE_VERSION),
@@ -104,7 +110,8 @@ fn descriptions_json(s: &Supervisor, ids: Option<&[u32]>, write: WriteEntry) -> 
     out
 }
 
-fn describe(s: &Supervisor, sel: &Selection) -> Vec<u8> {
+fn describe(s: &mut Supervisor, sel: &Selection) -> Vec<u8> {
+    s.read_unsampled();
     let ids = Target::of(sel).and_then(|t| s.table.select(&t)).unwrap_or_default();
     descriptions_json(s, Some(&ids), Proc::write_description)
 }
