@@ -50,7 +50,7 @@ pub async fn dispatch(d: &Arc<Daemon>, request: Request) -> Result<Answer, Strin
         Request::SendLine(params) => send_line(d, params).await?,
         Request::MsgProcess(params) => d.ask(move |s| msg_process(s, params)).await??,
         Request::Dump(params) => {
-            dump::save_current(d, params.force).await?;
+            dump::save_current(d, params.force).await.map_err(|e| e.to_string())?;
             json!({"success": true})
         }
         Request::ClearDump => {
@@ -447,11 +447,8 @@ fn flush(s: &Supervisor, sel: &Selection) -> Result<Value, String> {
     let ids = if everything { s.table.ids() } else { select(s, sel)? };
     for id in &ids {
         if let Some(p) = s.table.get(*id) {
-            let spec = &p.spec;
-            for f in [&spec.out_file, &spec.error_file, &spec.log_file] {
-                if let Some(path) = spec.instance_log(f, *id) {
-                    logs::truncate(&path);
-                }
+            for path in p.spec.instance_logs(*id) {
+                logs::truncate(&path);
             }
         }
     }
