@@ -110,6 +110,7 @@ async fn connection(daemon: Arc<Daemon>, stream: UnixStream, _place: OwnedSemaph
 /// dropped from the bus when this returns or is dropped.
 async fn serve_requests(daemon: &Arc<Daemon>, mut reader: OwnedReadHalf, writer: Weak<Writer>, subscribed: oneshot::Sender<Arc<Backlog>>) {
     let mut subscribed = Some(subscribed);
+    // Held, never read, until this returns or is dropped: dropping it unsubscribes.
     let mut _subscription = None;
     loop {
         let frame: RequestFrame = match protocol::read_frame(&mut reader).await {
