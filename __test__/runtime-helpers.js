@@ -7,7 +7,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
-const { ROOT, waitFor, pidsUsingHome, killPid, impl, disposeClient, ownHome, sweepHome } = require('./helpers');
+const { ROOT, waitFor, pidsUsingHome, killPid, impl, disposeClient } = require('./helpers');
 
 const LAUNCHER = path.join(ROOT, 'bin', 'pm2-runtime');
 const ORIGINAL = path.join(ROOT, 'node_modules', 'pm2-original', 'bin', 'pm2-runtime');
@@ -19,17 +19,18 @@ const canUnshare = process.getuid && process.getuid() === 0 && spawnSync('unshar
 // killed) when the test ends.
 function workspace(t) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm2-runtime-app-'));
-  const home = ownHome(fs.mkdtempSync(path.join(os.tmpdir(), 'pm2-runtime-home-')));
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'pm2-runtime-home-'));
   const children = [];
   const clients = [];
   t.after(async () => {
     // Clients first: a killDaemon after the home is gone would start a daemon to kill it.
     for (const { pm2, kill } of clients) await disposeClient(pm2, { kill });
     for (const c of children) if (c.exitCode === null && c.signalCode === null) killPid(c.pid, 'SIGKILL');
-    // Given a moment to end on their own first: a process still writing its last file
-    // makes removal fail (ENOTEMPTY).
-    await waitFor(() => pidsUsingHome(home).length === 0, { timeout: 5000 }).catch(() => {});
-    await sweepHome(home);
+    const gone = () => waitFor(() => pidsUsingHome(home).length === 0, { timeout: 5000 });
+    await gone().catch(() => {
+      for (const pid of pidsUsingHome(home)) killPid(pid, 'SIGKILL');
+      return gone(); // a process still writing its last file makes removal fail (ENOTEMPTY)
+    });
     for (const d of [dir, home]) fs.rmSync(d, { recursive: true, force: true, maxRetries: 5 });
   });
   return {
