@@ -194,21 +194,36 @@ async fn current_entries(d: &Daemon) -> Result<Vec<Value>, String> {
     d.ask(|s| s.table.iter().map(|p| entry_of(&p.describe(&s.d.home))).collect()).await
 }
 
-/// `dump`: saves the process list; an empty one only when forced.
-pub async fn save_current(d: &Daemon, force: bool) -> Result<(), String> {
-    let entries = current_entries(d).await?;
-    if entries.is_empty() && !force {
-        return Err("Process list empty, cannot save empty list".into());
+/// Why `dump` saved nothing.
+#[derive(Debug)]
+pub enum NotSaved {
+    /// No app, and not forced: an empty list would replace the saved one.
+    Empty,
+    Failed(String),
+}
+
+impl std::fmt::Display for NotSaved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotSaved::Empty => f.write_str("Process list empty, cannot save empty list"),
+            NotSaved::Failed(e) => f.write_str(e),
+        }
     }
-    save(&d.home, &entries)
+}
+
+/// `dump`: saves the process list; an empty one only when forced.
+pub async fn save_current(d: &Daemon, force: bool) -> Result<(), NotSaved> {
+    let entries = current_entries(d).await.map_err(NotSaved::Failed)?;
+    if entries.is_empty() && !force {
+        return Err(NotSaved::Empty);
+    }
+    save(&d.home, &entries).map_err(NotSaved::Failed)
 }
 
 /// Saves the process list unless it is empty (a signal stop must not erase a good dump).
 pub async fn save_if_any(d: &Daemon) {
-    if let Err(e) = save_current(d, false).await {
-        if !e.starts_with("Process list empty") {
-            daemon_log!("{e}");
-        }
+    if let Err(NotSaved::Failed(e)) = save_current(d, false).await {
+        daemon_log!("{e}");
     }
 }
 

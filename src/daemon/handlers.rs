@@ -20,7 +20,13 @@ pub enum Answer {
 
 pub async fn dispatch(d: &Arc<Daemon>, request: Request) -> Result<Answer, String> {
     let value = match request {
-        Request::List => return Ok(Answer::Json(d.ask(|s| descriptions_json(s, None, Proc::write_description)).await?)),
+        Request::List => {
+            return Ok(Answer::Json(d.ask(|s| {
+                s.read_unsampled();
+                descriptions_json(s, None, Proc::write_description)
+            })
+            .await?))
+        }
         Request::Describe(sel) => return Ok(Answer::Json(d.ask(move |s| describe(s, &sel)).await?)),
         Request::Ping => json!({"msg": "pong"}),
         Request::GetVersion => json!(PACKAGE_VERSION),
@@ -44,7 +50,7 @@ pub async fn dispatch(d: &Arc<Daemon>, request: Request) -> Result<Answer, Strin
         Request::SendLine(params) => send_line(d, params).await?,
         Request::MsgProcess(params) => d.ask(move |s| msg_process(s, params)).await??,
         Request::Dump(params) => {
-            dump::save_current(d, params.force).await?;
+            dump::save_current(d, params.force).await.map_err(|e| e.to_string())?;
             json!({"success": true})
         }
         Request::ClearDump => {
@@ -104,7 +110,8 @@ fn descriptions_json(s: &Supervisor, ids: Option<&[u32]>, write: WriteEntry) -> 
     out
 }
 
-fn describe(s: &Supervisor, sel: &Selection) -> Vec<u8> {
+fn describe(s: &mut Supervisor, sel: &Selection) -> Vec<u8> {
+    s.read_unsampled();
     let ids = Target::of(sel).and_then(|t| s.table.select(&t)).unwrap_or_default();
     descriptions_json(s, Some(&ids), Proc::write_description)
 }
@@ -459,11 +466,8 @@ fn flush(s: &Supervisor, sel: &Selection) -> Result<Value, String> {
     let ids = if everything { s.table.ids() } else { select(s, sel)? };
     for id in &ids {
         if let Some(p) = s.table.get(*id) {
-            let spec = &p.spec;
-            for f in [&spec.out_file, &spec.error_file, &spec.log_file] {
-                if let Some(path) = spec.instance_log(f, *id) {
-                    logs::truncate(&path);
-                }
+            for path in p.spec.instance_logs(*id) {
+                logs::truncate(&path);
             }
         }
     }

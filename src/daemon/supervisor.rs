@@ -49,8 +49,6 @@ pub enum Msg {
     ListenTimeout { pm_id: u32, generation: u64 },
     /// The delay before restarting a crashed app is over.
     RestartDue { pm_id: u32, generation: u64 },
-    /// A first memory reading, just after spawn.
-    FirstMemory { pm_id: u32, pid: u32, rss: u64 },
     /// A monitor round: `(pm_id, pid, reading)`.
     Samples(Vec<(u32, u32, Monit)>),
     /// A file that entry `pm_id` watches changed (after `watch_delay`).
@@ -140,11 +138,6 @@ impl Supervisor {
             Msg::AppMessage { pm_id, generation, msg, permit: _permit } => self.on_app_message(pm_id, generation, msg),
             Msg::ListenTimeout { pm_id, generation } => self.mark_online(pm_id, generation, Event::ListenTimeout),
             Msg::RestartDue { pm_id, generation } => self.restart_after_crash(pm_id, generation),
-            Msg::FirstMemory { pm_id, pid, rss } => {
-                if let Some(p) = self.table.get_mut(pm_id).filter(|p| p.pid == Some(pid) && p.monit.memory == 0) {
-                    p.monit.memory = rss;
-                }
-            }
             Msg::Samples(samples) => self.apply_samples(samples),
             Msg::WatchedChange { pm_id, path } => self.on_watched_change(pm_id, path),
             Msg::WatchPolling { pm_id, why } => {
@@ -294,16 +287,6 @@ impl Supervisor {
         };
         pump_logs(&d, spawned.stdout.into_owned_fd(), sink(&spec.out_file, "out"), "log:out", origin.clone(), false);
         pump_logs(&d, spawned.stderr.into_owned_fd(), sink(&spec.error_file, "err"), "log:err", origin, spec.is_node());
-
-        // A first memory reading once the program has loaded, before the monitor's next round.
-        let inbox = d.inbox.clone();
-        let pid = spawned.pid;
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            if let Some((_, rss)) = monitor::sample(pid) {
-                let _ = inbox.send(Msg::FirstMemory { pm_id, pid, rss });
-            }
-        });
 
         let inbox = d.inbox.clone();
         let mut child = spawned.child;
@@ -542,6 +525,16 @@ impl Supervisor {
             let _ = std::fs::remove_file(p.spec.instance_pid_file(&self.d.home, pm_id));
         }
         self.d.table_changed();
+    }
+
+    /// Reads the memory of running processes the monitor has not sampled yet, so that a
+    /// list right after a start shows real figures, as pm2's (which reads when asked) does.
+    pub fn read_unsampled(&mut self) {
+        for p in self.table.iter_mut().filter(|p| p.monit.memory == 0) {
+            if let Some((_, rss)) = p.pid.and_then(monitor::sample_tree) {
+                p.monit.memory = rss;
+            }
+        }
     }
 
     /// A monitor round: readings, `max_memory_restart`, and the back-off of long runs.
