@@ -136,11 +136,14 @@ test('a client that goes away in the middle of a request is released before the 
   await call(pm2, 'list');
   const baseline = descriptors(daemon).length;
 
-  const child = await client(home, "const c = new PM2({ pm2_home: home }); c.connect(() => { c.stop('stubborn', () => {}); console.log('ready'); });");
+  const child = await client(home, [
+    'const c = new PM2({ pm2_home: home });',
+    "c.connect(() => { c.stop('stubborn', (err) => err && console.error('stop failed:', err)); console.log('ready'); });",
+  ].join('\n'));
   t.after(() => killPid(child.pid));
-  await waitFor(async () => (await procByName(pm2, 'stubborn')).pm2_env.status === 'stopping', {
-    timeout: 15000, message: 'the stop never began',
-  });
+  let status;
+  await waitFor(async () => (status = (await procByName(pm2, 'stubborn')).pm2_env.status) === 'stopping', { timeout: 15000 })
+    .catch(() => assert.fail(`the stop never began: the app is ${status}`));
   child.kill('SIGKILL');
   await exited(child);
   await backTo(daemon, baseline, 'a client gone during stop');

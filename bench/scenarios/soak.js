@@ -22,10 +22,10 @@ module.exports = {
   title: 'Soak: clients and apps come and go',
   rounds: { quick: 1, full: 1 },
   maxSeconds: { quick: 40, full: 300 },
-  pairSeconds: { quick: 30, full: 240 }, // both implementations' first round, on 2 cores
+  pairSeconds: { quick: 25, full: 240 }, // both implementations' first round, on 2 cores
   timeoutMs: { quick: 60000, full: 300000 }, // a round that takes longer is stopped: a hang
   sizes: {
-    quick: { clients: 200, closed: 10, abandoned: 3, logs: 3, cli: 3, cycles: 2, reloads: 2, idleMs: 5000 },
+    quick: { clients: 200, closed: 5, abandoned: 2, logs: 2, cli: 2, cycles: 1, reloads: 1, idleMs: 3000 },
     full: { clients: 3000, closed: 200, abandoned: 30, logs: 30, cli: 20, cycles: 10, reloads: 5, idleMs: 60000 },
   },
   metrics: [
