@@ -151,6 +151,7 @@ mod tests {
     /// A child that left its parent's group is found and signalled by itself; one in the
     /// group is left to the group's signal.
     #[test]
+    #[cfg_attr(not(target_os = "linux"), ignore = "needs util-linux's setsid command")]
     fn stop_targets_reach_a_child_outside_the_group() {
         use std::os::unix::process::CommandExt;
         let mut sh = std::process::Command::new("sh").arg("-c").arg("setsid sleep 30 & sleep 30 & wait").process_group(0).spawn().unwrap();
