@@ -155,8 +155,8 @@ pub fn spawn(spec: &AppSpec, env: &Map<String, Value>, preload: Option<&Path>, d
     };
     let child_fd = channel.as_ref().map(|(_, c)| c.as_raw_fd());
 
-    // SAFETY: only async-signal-safe calls (dup2, fcntl, setgroups, setgid, setuid, prctl)
-    // between fork and exec.
+    // SAFETY: only async-signal-safe calls (dup2, fcntl, setgroups, setgid, setuid, and
+    // platform::die_with_parent, a prctl on Linux) between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
             if let Some(fd) = child_fd {
