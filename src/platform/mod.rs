@@ -166,3 +166,109 @@ pub fn uptime() -> f64 {
 pub fn native_watcher(handler: impl notify::EventHandler, config: notify::Config) -> notify::Result<Box<dyn notify::Watcher + Send>> {
     os::native_watcher(handler, config)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The interface's promises, checked against real processes, sockets and files on whichever
+    //! system runs the tests.
+    use super::*;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    use std::time::{Duration, Instant};
+
+    fn eventually(what: &str, mut ok: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !ok() {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn a_child_is_known_by_its_facts_until_it_is_reaped() {
+        let marker = format!("PM2_PLATFORM_TEST={}", std::process::id());
+        let (name, value) = marker.split_once('=').unwrap();
+        let mut child = std::process::Command::new("sleep").arg("30").env(name, value).process_group(0).spawn().unwrap();
+        let pid = child.id();
+        assert!(is_alive(pid) && !is_zombie(pid));
+        assert_eq!(pgid(pid), Some(pid), "it leads its own group");
+        assert_eq!(group_members(pid), vec![pid]);
+        assert!(own_children().contains(&pid));
+        assert!(children(std::process::id()).is_none_or(|c| c.contains(&pid)));
+        let started = start_time(pid).expect("a start time");
+        eventually("its environment and arguments are readable", || environ_contains(pid, &marker));
+        assert!(!environ_contains(pid, "PM2_PLATFORM_TEST=other"));
+        assert!(command_line(pid).is_some_and(|c| c.contains("sleep 30")), "{:?}", command_line(pid));
+        let (_, rss) = usage(pid).expect("its usage");
+        assert!(rss > 0);
+
+        assert_eq!(signal_if_same(pid, started + 1, nix::sys::signal::Signal::SIGKILL), Ok(false), "another start time is another process");
+        assert!(is_alive(pid));
+        assert_eq!(signal_if_same(pid, started, nix::sys::signal::Signal::SIGKILL), Ok(true));
+        eventually("killed, it is a zombie until reaped", || is_zombie(pid));
+        assert!(!is_alive(pid));
+        assert!(group_members(pid).is_empty(), "a zombie is no member");
+        child.wait().unwrap();
+        assert!(!is_alive(pid) && !is_zombie(pid));
+        assert_eq!(signal_if_same(pid, started, nix::sys::signal::Signal::SIGKILL), Ok(false), "gone");
+    }
+
+    #[tokio::test]
+    async fn an_exit_is_reported_and_a_gone_process_at_once() {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let pid = child.id();
+        let waiting = tokio::spawn(exited(pid));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "it still runs");
+        child.kill().unwrap();
+        tokio::time::timeout(Duration::from_secs(5), waiting).await.expect("the exit was seen").unwrap();
+        child.wait().unwrap();
+        tokio::time::timeout(Duration::from_secs(1), exited(pid)).await.expect("gone already");
+    }
+
+    #[test]
+    fn a_closed_peer_is_seen_without_reading_what_it_sent() {
+        let (mine, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert!(!peer_closed(mine.as_raw_fd()));
+        std::io::Write::write_all(&mut &theirs, b"unread").unwrap();
+        assert!(!peer_closed(mine.as_raw_fd()), "data waiting is no close");
+        drop(theirs);
+        assert!(peer_closed(mine.as_raw_fd()));
+    }
+
+    #[test]
+    fn a_received_descriptor_is_close_on_exec() {
+        use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned};
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let file = tempfile::tempfile().unwrap();
+        let fds = [file.as_raw_fd()];
+        sendmsg::<()>(a.as_raw_fd(), &[std::io::IoSlice::new(b"x")], &[ControlMessage::ScmRights(&fds)], SEND_FLAGS, None).unwrap();
+        let mut buf = [0u8; 1];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([RawFd; 1]);
+        let msg = recvmsg::<()>(b.as_raw_fd(), &mut iov, Some(&mut space), RECV_FLAGS).unwrap();
+        let Some(ControlMessageOwned::ScmRights(received)) = msg.cmsgs().unwrap().next() else { panic!("no descriptor came") };
+        for fd in received {
+            received_descriptor(fd);
+            // SAFETY: the descriptor was just received; this test owns it.
+            let owned = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+            let flags = nix::fcntl::fcntl(&owned, nix::fcntl::FcntlArg::F_GETFD).unwrap();
+            assert!(flags & libc::FD_CLOEXEC != 0);
+        }
+    }
+
+    #[test]
+    fn an_open_file_is_named_by_its_descriptor() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pm2.log");
+        let file = std::fs::File::create(&path).unwrap();
+        assert_eq!(descriptor_path(file.as_raw_fd()).map(|p| p.canonicalize().unwrap()), Some(path.canonicalize().unwrap()));
+    }
+
+    #[test]
+    fn the_machine_has_a_name_and_has_been_up() {
+        assert!(!hostname().is_empty());
+        assert!(uptime() > 0.0);
+        assert!(cpu_ticks_per_second() > 0.0);
+    }
+}
