@@ -91,6 +91,7 @@ class Bus {
     this._native = null
     this._closed = false
     this._open = open
+    this._opening = null
   }
 
   on(pattern, fn) {
@@ -108,10 +109,19 @@ class Bus {
 
   close(cb) {
     this._closed = true
-    const native = this._native
-    this._native = null
-    const done = native ? native.close() : Promise.resolve()
+    // A subscription still being opened closes itself when it is ready (see _subscribe).
+    const done = Promise.resolve(this._opening).then(() => {
+      const native = this._native
+      this._native = null
+      return native && native.close()
+    })
     return settle(cb, () => done.then(() => undefined))
+  }
+
+  // A subscription that could not be made is the bus's own error.
+  _report(e) {
+    if (this._errorListeners.length === 0) process.emitWarning(e.message)
+    for (const fn of this._errorListeners.slice()) process.nextTick(fn, e)
   }
 
   // The daemon dropped this subscription (it fell too far behind): subscribe again, then
@@ -121,13 +131,9 @@ class Bus {
     const err = new Error(`The bus subscription was dropped by the daemon (${reason}); events were lost, reconnected`)
     const old = this._native
     this._native = null
-    const report = (e) => {
-      if (this._errorListeners.length === 0) process.emitWarning(e.message)
-      for (const fn of this._errorListeners.slice()) process.nextTick(fn, e)
-    }
     Promise.resolve(old && old.close())
       .then(() => this._open(this))
-      .then(() => report(err), (e) => report(e))
+      .then(() => this._report(err), (e) => this._report(e))
   }
 
   _dispatch(batch) {
@@ -268,6 +274,7 @@ class API {
     this._nativeClient = null
     this._connecting = null
     this._buses = new Set()
+    this._subscribing = new Set()
     try {
       for (const dir of ['', 'logs', 'pids']) fs.mkdirSync(path.join(this.pm2_home, dir), { recursive: true, mode: 0o700 })
     } catch (_) {
@@ -318,6 +325,9 @@ class API {
 
   async _call(method, params) {
     await this._connect()
+    // A request sent after launchBus() called back reaches the daemon after the bus's
+    // subscription, so the bus gets every event the request causes.
+    if (this._subscribing.size > 0) await Promise.all(this._subscribing)
     return JSON.parse(await this._native.call(method, JSON.stringify(params || {})))
   }
 
@@ -578,22 +588,21 @@ class API {
     return settle(cb, () => this._call('resurrect', { context: this._context() }))
   }
 
-  // A saved process list exists: dump.pm2 or its backup holds a JSON array.
+  // A saved process list exists: dump.pm2 or its backup holds one. As under pm2, a broken
+  // file does not stay under its own name (it is kept as `<file>.broken`).
   _hasDump() {
-    return ['dump.pm2', 'dump.pm2.bak'].some((file) => {
-      try {
-        return Array.isArray(JSON.parse(fs.readFileSync(path.join(this.pm2_home, file), 'utf8')))
-      } catch (_) {
-        return false
-      }
-    })
+    return nativeAddon().binding.hasSavedProcessList(this.pm2_home)
   }
 
-  // A new daemon, started from this process's environment, with every app brought back.
+  // A new daemon, started from this process's environment, with every app brought back;
+  // over a running original pm2 daemon, its apps are taken over (as `pm2 update`).
   update(cb) {
     return settle(cb, async () => {
-      await this._call('dump', { force: true })
-      await this.killDaemon()
+      const takenOver = await nativeAddon().binding.takeOverOriginal(this.pm2_home)
+      if (takenOver == null) {
+        await this._call('dump', { force: true })
+        await this.killDaemon()
+      }
       await this._connect()
       await this._call('resurrect', { context: this._context() })
       return { success: true }
@@ -639,11 +648,16 @@ class API {
     })
   }
 
+  // Calls back as soon as the daemon is connected, as pm2 does once its bus socket is; the
+  // subscription is confirmed meanwhile, and this client's next requests wait for it.
   launchBus(cb) {
     return settle(cb, async () => {
       await this._connect()
       const bus = new Bus((b) => this._subscribe(b))
-      await this._subscribe(bus)
+      const opening = this._subscribe(bus).catch((e) => bus._report(e))
+      bus._opening = opening
+      this._subscribing.add(opening)
+      opening.then(() => this._subscribing.delete(opening))
       this._buses.add(bus)
       return bus
     })

@@ -43,6 +43,16 @@ test('start shows the table with the app online; ls and its aliases show the sam
   }
 });
 
+test('the table printed right after start shows the app\'s memory, not 0b', async (t) => {
+  const box = await cliSandbox(t);
+  box.writeApp('app.js', TICKER);
+  const r = await box.pm2cli(['start', 'app.js', '--name', 'api']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const [row] = tableRows(r.stdout);
+  assert.equal(row.status, 'online');
+  assert.notEqual(row.mem, '0b', r.stdout);
+});
+
 test('start flags become the app options; arguments after -- reach the app', async (t) => {
   const box = await withApp(t, 'flags', ['--max-restarts', '3', '--no-autorestart', '--namespace', 'backend', '--kill-timeout', '3000', '--', 'one', 'two']);
   const [p] = await jlist(box);

@@ -16,7 +16,7 @@ const { nativeDir } = require('../platform');
 
 const {
   IS_ORIGINAL, ROOT, sandbox, call, errText, waitFor, isAlive, sleep, readDaemonPid, withTimeout, apps,
-  disposeClient, impl, rejection, pinOriginalPaths, openBus, readFileEventually,
+  disposeClient, impl, rejection, pinOriginalPaths, openBus, readFileEventually, ownHome, sweepHome,
 } = require('./helpers');
 
 const IS_ROOT = process.getuid && process.getuid() === 0;
@@ -264,15 +264,16 @@ test('a full disk: dump fails clearly, keeps both dumps, and works again once sp
 }, async (t) => {
   const mount = fs.mkdtempSync(path.join(os.tmpdir(), 'pm2-full-'));
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', mount]);
-  t.after(() => {
-    try { execFileSync('umount', ['-l', mount]); } catch { /* already */ }
-    fs.rmSync(mount, { recursive: true, force: true });
-  });
-  const home = path.join(mount, 'home');
+  const home = ownHome(path.join(mount, 'home'));
   const appDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm2-full-app-'));
-  t.after(() => fs.rmSync(appDir, { recursive: true, force: true }));
   const pm2 = new (impl().custom)({ pm2_home: home, cwd: appDir, daemon_mode: true });
-  t.after(() => disposeClient(pm2, { kill: true }));
+  // The daemon and its apps go before their home's file system does.
+  t.after(async () => {
+    await disposeClient(pm2, { kill: true });
+    await sweepHome(home);
+    try { execFileSync('umount', ['-l', mount]); } catch { /* already */ }
+    for (const d of [mount, appDir]) fs.rmSync(d, { recursive: true, force: true });
+  });
   const script = path.join(appDir, 'app.js');
   fs.writeFileSync(script, "setInterval(() => console.log('tick'), 20);\n");
   await call(pm2, 'connect');

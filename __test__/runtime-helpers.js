@@ -15,6 +15,16 @@ const ORIGINAL = path.join(ROOT, 'node_modules', 'pm2-original', 'bin', 'pm2-run
 // A new PID namespace needs root and util-linux's unshare.
 const canUnshare = process.getuid && process.getuid() === 0 && spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']).status === 0;
 
+// Waits a little for every process using `home` to end by itself, then kills those left;
+// resolves once none is left (one still writing its last file would make removing it fail).
+async function endEveryProcessOf(home) {
+  const gone = () => waitFor(() => pidsUsingHome(home).length === 0, { timeout: 5000 });
+  await gone().catch(() => {
+    for (const pid of pidsUsingHome(home)) killPid(pid, 'SIGKILL');
+    return gone();
+  });
+}
+
 // A temporary app directory and PM2_HOME, removed (and every process using that home
 // killed) when the test ends.
 function workspace(t) {
@@ -26,11 +36,7 @@ function workspace(t) {
     // Clients first: a killDaemon after the home is gone would start a daemon to kill it.
     for (const { pm2, kill } of clients) await disposeClient(pm2, { kill });
     for (const c of children) if (c.exitCode === null && c.signalCode === null) killPid(c.pid, 'SIGKILL');
-    const gone = () => waitFor(() => pidsUsingHome(home).length === 0, { timeout: 5000 });
-    await gone().catch(() => {
-      for (const pid of pidsUsingHome(home)) killPid(pid, 'SIGKILL');
-      return gone(); // a process still writing its last file makes removal fail (ENOTEMPTY)
-    });
+    await endEveryProcessOf(home);
     for (const d of [dir, home]) fs.rmSync(d, { recursive: true, force: true, maxRetries: 5 });
   });
   return {
@@ -84,4 +90,4 @@ function zombieChildren(pid) {
   return out;
 }
 
-module.exports = { LAUNCHER, ORIGINAL, canUnshare, workspace, namespaceInit, zombieChildren };
+module.exports = { LAUNCHER, ORIGINAL, canUnshare, workspace, endEveryProcessOf, namespaceInit, zombieChildren };

@@ -179,33 +179,30 @@ fn fail_all(pending: &Pending) {
     }
 }
 
-/// Is the pid in `pm2.pid` an original (Node) pm2 daemon? Its title says "God Daemon".
-fn original_pm2_daemon(home: &Home) -> Option<u32> {
-    let pid: u32 = std::fs::read_to_string(home.pid_file()).ok()?.trim().parse().ok()?;
-    crate::platform::command_line(pid)?.contains("God Daemon").then_some(pid)
-}
-
 fn foreign_socket_error(home: &Home) -> String {
-    let who = match original_pm2_daemon(home) {
-        Some(pid) => format!("an original pm2 daemon (pid {pid}) is running there"),
-        None => "something else is listening there".into(),
-    };
-    format!(
-        "The socket {} does not speak the pm2-rs protocol: {who}. Stop it with the original pm2 (`pm2 kill` with PM2_HOME={}) or use another PM2_HOME.",
-        home.rpc_socket().display(),
-        home.root.display()
-    )
+    match crate::takeover::original_daemon(home) {
+        Some(pid) => format!(
+            "The socket {} does not speak the pm2-rs protocol: an original pm2 daemon (pid {pid}) is running there. `pm2 update` (this package's) takes its apps over; or stop it with the original pm2 (`pm2 kill` with PM2_HOME={}), or use another PM2_HOME.",
+            home.rpc_socket().display(),
+            home.root.display()
+        ),
+        None => format!(
+            "The socket {} does not speak the pm2-rs protocol: something else is listening there. Stop it or use another PM2_HOME.",
+            home.rpc_socket().display()
+        ),
+    }
 }
 
 /// Connects and handshakes. `Ok(None)` means no daemon is listening.
 async fn try_connect(home: &Home, events: Option<EventSink>) -> Result<Option<Connection>, String> {
     let sock = home.rpc_socket();
+    // An original pm2 daemon would never answer the handshake: say so at once.
+    if crate::takeover::original_daemon(home).is_some() {
+        return Err(foreign_socket_error(home));
+    }
     let stream = match UnixStream::connect(&sock).await {
         Ok(s) => s,
         Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => {
-            if original_pm2_daemon(home).is_some() {
-                return Err(foreign_socket_error(home));
-            }
             return Ok(None);
         }
         Err(e) => return Err(format!("Cannot connect to {}: {e}", sock.display())),

@@ -100,11 +100,14 @@ impl Settings {
                 .ok()
                 .and_then(|v| crate::config::parse_bytes(&serde_json::json!(v)))
                 .filter(|n| *n > 0)
-                .map(|max_size| rotate::Rotation {
-                    max_size,
-                    retain: ms("PM2_LOG_RETAIN", 30) as usize,
-                    compress: std::env::var("PM2_LOG_COMPRESS").is_ok_and(|v| v == "true"),
-                    date_format: rotate::DATE_FORMAT.into(),
+                .map(|max_size| {
+                    let d = rotate::Rotation::default();
+                    rotate::Rotation {
+                        max_size,
+                        retain: ms("PM2_LOG_RETAIN", d.retain as u64) as usize,
+                        compress: std::env::var("PM2_LOG_COMPRESS").is_ok_and(|v| v == "true"),
+                        ..d
+                    }
                 }),
             log_date_format: std::env::var("PM2_LOG_DATE_FORMAT").ok().filter(|f| !f.is_empty()),
             in_process,

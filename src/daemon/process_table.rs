@@ -403,7 +403,7 @@ impl ProcessTable {
             Target::Names(names) => return Ok(matching(&|p| names.contains(&p.spec.name))),
             Target::Pattern(re) => matching(&|p| re.is_match(&p.spec.name)),
             Target::Selector { text, cwd } => {
-                let script = cwd.as_ref().map(|cwd| lexically_normal(&cwd.join(text)));
+                let script = cwd.as_ref().map(|cwd| crate::config::lexically_normal(&cwd.join(text)));
                 let by_name = matching(&|p| &p.spec.name == text || script.as_ref().is_some_and(|s| *s == p.spec.exec_path));
                 let by_ns = || matching(&|p| &p.spec.namespace == text);
                 let by_id = || text.parse::<u32>().ok().filter(|id| self.procs.contains_key(id)).into_iter().collect();
@@ -421,20 +421,6 @@ impl ProcessTable {
     }
 }
 
-/// `a/./b/../c` as `a/c`, without touching the file system (as Node's path.resolve).
-fn lexically_normal(path: &std::path::Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
-}
 
 
 #[cfg(test)]
