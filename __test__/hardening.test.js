@@ -12,6 +12,7 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn, execFileSync } = require('node:child_process');
+const { nativeDir } = require('../platform');
 
 const {
   IS_ORIGINAL, ROOT, sandbox, call, errText, waitFor, isAlive, sleep, readDaemonPid, withTimeout, apps,
@@ -19,7 +20,7 @@ const {
 } = require('./helpers');
 
 const IS_ROOT = process.getuid && process.getuid() === 0;
-const DAEMON = path.join(ROOT, 'npm', 'linux-x64-gnu', 'pm2-daemon');
+const DAEMON = path.join(nativeDir().dir, 'pm2-daemon');
 const ONLY_OURS = IS_ORIGINAL && 'a hardening of this implementation';
 
 function procStatus(pid, field) {
@@ -88,7 +89,7 @@ function fakeDaemon(home, after) {
 // users and groups
 
 test('uid/gid: an app started with uid "nobody" runs as nobody, with its groups', {
-  skip: (!IS_ROOT && 'needs root to switch users') || ONLY_OURS,
+  skip: (!IS_ROOT && 'needs root to switch users') || ONLY_OURS || (process.platform !== 'linux' && 'reads ids and groups from Linux\'s /proc/<pid>/status'),
 }, async (t) => {
   const { pm2, dir, writeApp } = await sandbox(t);
   fs.chmodSync(dir, 0o755);
@@ -336,7 +337,9 @@ test('app output that cannot be written is reported once, on the bus and in pm2.
   assert.equal((await call(pm2, 'list'))[0].pm2_env.status, 'online');
 });
 
-test('a daemon whose own log is a full disk keeps serving', { skip: ONLY_OURS }, async (t) => {
+test('a daemon whose own log is a full disk keeps serving', {
+  skip: ONLY_OURS || (!fs.existsSync('/dev/full') && 'needs Linux\'s /dev/full'),
+}, async (t) => {
   const { pm2, home, writeApp } = await sandbox(t);
   const full = fs.openSync('/dev/full', 'w');
   await startDaemon(home, { stderr: full });

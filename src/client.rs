@@ -80,7 +80,7 @@ impl Connection {
     /// False once the daemon has closed its side: a call then reconnects instead of
     /// writing into a dead socket.
     pub fn is_alive(&self) -> bool {
-        self.alive.load(Ordering::SeqCst) && !peer_closed(self.socket)
+        self.alive.load(Ordering::SeqCst) && !crate::platform::peer_closed(self.socket)
     }
 
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, String> {
@@ -166,18 +166,11 @@ impl Connection {
     pub async fn wait_daemon_exit(&self, limit: Duration) {
         let deadline = tokio::time::Instant::now() + limit;
         let in_process = self.daemon_pid == std::process::id();
-        let gone = || !self.is_alive() && (in_process || !crate::daemon::tree::is_alive(self.daemon_pid));
+        let gone = || !self.is_alive() && (in_process || !crate::platform::is_alive(self.daemon_pid));
         while !gone() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
-}
-
-fn peer_closed(fd: std::os::fd::RawFd) -> bool {
-    let mut p = libc::pollfd { fd, events: libc::POLLRDHUP, revents: 0 };
-    // SAFETY: one pollfd for a descriptor the connection owns; no waiting.
-    let ready = unsafe { libc::poll(&mut p, 1, 0) };
-    ready > 0 && p.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
 }
 
 fn fail_all(pending: &Pending) {
@@ -320,7 +313,7 @@ pub async fn connect(home: &Home, launch: &Launch) -> Result<(Connection, bool),
         Launch::InProcess => start_in_process(home).await?,
     }
     let conn = try_connect(home, None).await?.ok_or_else(|| match std::fs::read_to_string(home.pid_file()).ok().and_then(|p| p.trim().parse().ok()) {
-        Some(pid) if !crate::daemon::tree::is_alive(pid) => format!("The PM2 daemon exited right after it started (see {})", home.log_file().display()),
+        Some(pid) if !crate::platform::is_alive(pid) => format!("The PM2 daemon exited right after it started (see {})", home.log_file().display()),
         _ => format!("The PM2 daemon started but {} does not accept connections", home.rpc_socket().display()),
     })?;
     drop(lock);

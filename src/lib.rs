@@ -12,6 +12,7 @@ pub mod config;
 pub mod daemon;
 pub mod home;
 pub mod limits;
+pub mod platform;
 pub mod protocol;
 pub mod runtime;
 pub mod startup;

@@ -26,8 +26,7 @@ const AMP_VERSION: u8 = 1;
 /// names a live process titled "PM2 ... God Daemon".
 pub fn original_daemon(home: &Home) -> Option<u32> {
     let pid: u32 = std::fs::read_to_string(home.pid_file()).ok()?.trim().parse().ok()?;
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    String::from_utf8_lossy(&cmdline).contains("God Daemon").then_some(pid)
+    crate::platform::command_line(pid)?.contains("God Daemon").then_some(pid)
 }
 
 /// One AMP message: its arguments.
@@ -126,7 +125,7 @@ pub async fn take_over(home: &Home, old_pid: u32) -> Result<TakeOver, String> {
     // killMe answers nothing (it closes the socket); without a `pid` it signals no caller.
     rpc.send("killMe", json!([{}])).await?;
     let deadline = tokio::time::Instant::now() + EXIT_LIMIT;
-    while crate::daemon::tree::is_alive(old_pid) {
+    while crate::platform::is_alive(old_pid) {
         if tokio::time::Instant::now() > deadline {
             return Err(format!("The original pm2 daemon (pid {old_pid}) stopped its apps but did not exit within {} s", EXIT_LIMIT.as_secs()));
         }

@@ -222,8 +222,7 @@ pub async fn run(home: Home, settings: Settings, ready: impl FnOnce(Result<(), S
     }
     // A standalone daemon adopts what its apps leave behind, so nothing escapes it.
     let signals = (!settings.in_process).then(|| {
-        // SAFETY: prctl with constant arguments.
-        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
+        crate::platform::adopt_orphans();
         tokio::spawn(signals::handle_signals(daemon.clone()))
     });
     let reaper = (!settings.in_process).then(|| tokio::spawn(signals::reap_orphans(daemon.clone())));

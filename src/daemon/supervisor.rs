@@ -225,7 +225,7 @@ impl Supervisor {
         let generation = p.generation;
         p.pid = Some(spawned.pid);
         // Not reaped yet (its waiter starts below), so the pid is surely this process.
-        p.pid_started = tree::start_time(spawned.pid).unwrap_or(0);
+        p.pid_started = crate::platform::start_time(spawned.pid).unwrap_or(0);
         p.stdin = Some(Arc::new(tokio::sync::Mutex::new(spawned.stdin)));
         p.pm_uptime = now_ms();
         p.monit = Default::default();
@@ -793,8 +793,8 @@ fn truthy(v: &Value) -> bool {
 /// Kills whatever is still a child of the daemon once every app is deleted: adopted
 /// orphans that no stop could reach.
 fn kill_leftovers() {
-    for pid in tree::own_children() {
-        if tree::is_alive(pid) {
+    for pid in crate::platform::own_children() {
+        if crate::platform::is_alive(pid) {
             let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
         }
     }

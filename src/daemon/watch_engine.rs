@@ -222,7 +222,7 @@ impl State {
             let interval = self.spec.poll.unwrap_or(FALLBACK_POLL);
             Box::new(notify::PollWatcher::new(handler, config.with_poll_interval(interval))?)
         } else {
-            Box::new(notify::INotifyWatcher::new(handler, config)?)
+            crate::platform::native_watcher(handler, config)?
         });
         Ok(())
     }
