@@ -127,10 +127,11 @@ test('a client that goes away in the middle of a request is released before the 
   skip: linuxOnly, timeout: 120000,
 }, async (t) => {
   const { pm2, home, writeApp } = await sandbox(t);
-  // Ignores the stop signal: its stop lasts until the kill timeout (or until it is killed).
-  const script = writeApp('stubborn.js', "process.on('SIGINT', () => {}); setInterval(() => {}, 1000);\n");
+  // Ignores the stop signal: its stop lasts until the kill timeout (or until it is killed). It
+  // says it is ready once its handler is in place, so a slow start cannot make it die of SIGINT.
+  const script = writeApp('stubborn.js', "process.on('SIGINT', () => {}); process.send('ready'); setInterval(() => {}, 1000);\n");
   await call(pm2, 'connect');
-  await call(pm2, 'start', { script, name: 'stubborn', kill_timeout: 60000 });
+  await call(pm2, 'start', { script, name: 'stubborn', kill_timeout: 60000, wait_ready: true });
   const app = await onlineProc(pm2, 'stubborn');
   const daemon = readDaemonPid(home);
   await call(pm2, 'list');
@@ -168,8 +169,9 @@ test('a subscriber gone while its backlog is spooled to disk takes its spool fil
   const daemon = readDaemonPid(home);
   const baseline = descriptors(daemon).length;
 
-  // Subscribes, then is stopped (every thread of it): it reads nothing more.
-  const child = await client(home, "const c = new PM2({ pm2_home: home }); c.connect(() => c.launchBus(() => console.log('ready')));");
+  // Subscribes, then is stopped (every thread of it): it reads nothing more. launchBus calls
+  // back before the daemon confirmed the subscription; the list() after it waits for that.
+  const child = await client(home, "const c = new PM2({ pm2_home: home }); c.connect(() => c.launchBus(() => c.list(() => console.log('ready'))));");
   t.after(() => killPid(child.pid));
   child.kill('SIGSTOP');
   const flood = "for (let i = 0; i < 50000; i++) console.log('line ' + i + ' '.padEnd(100, 'x'));\nsetInterval(() => {}, 1000);\n";
