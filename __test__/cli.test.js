@@ -45,8 +45,9 @@ test('start shows the table with the app online; ls and its aliases show the sam
 
 test('the table printed right after start shows the app\'s memory, not 0b', async (t) => {
   const box = await cliSandbox(t);
-  box.writeApp('app.js', TICKER);
-  const r = await box.pm2cli(['start', 'app.js', '--name', 'api']);
+  // Ready once Node has loaded it: a process that has only just exec'd has no pages yet.
+  box.writeApp('app.js', "process.send('ready');\n" + TICKER);
+  const r = await box.pm2cli(['start', 'app.js', '--name', 'api', '--wait-ready']);
   assert.equal(r.code, 0, r.stderr + r.stdout);
   const [row] = tableRows(r.stdout);
   assert.equal(row.status, 'online');

@@ -77,12 +77,13 @@ test('start by options object; list exposes the documented fields', async (t) =>
 
 test('list() and describe() right after a start show the app\'s real memory, not 0', async (t) => {
   const { pm2, writeApp } = await sandbox(t);
-  const script = writeApp('server.js', apps.forever);
+  // Ready once Node has loaded it: a process that has only just exec'd has no pages yet.
+  const script = writeApp('server.js', "process.send('ready');\n" + apps.forever);
   await call(pm2, 'connect');
-  await call(pm2, 'start', { script, name: 'fresh' });
+  await call(pm2, 'start', { script, name: 'fresh', wait_ready: true });
   const [listed] = await call(pm2, 'list');
   assert.ok(listed.monit.memory > 0, `list: ${JSON.stringify(listed.monit)}`);
-  await call(pm2, 'start', { script, name: 'fresher' });
+  await call(pm2, 'start', { script, name: 'fresher', wait_ready: true });
   const [described] = await call(pm2, 'describe', 'fresher');
   assert.ok(described.monit.memory > 0, `describe: ${JSON.stringify(described.monit)}`);
 });
