@@ -243,6 +243,10 @@ function appName(app) {
   return typeof script === 'string' ? path.basename(script, path.extname(script)) : undefined
 }
 
+// Bus subscriptions of this process that the daemon has not confirmed yet (launchBus calls
+// back before that); shared by every client object, since they share the daemon.
+const subscribing = new Set()
+
 class API {
   constructor(opts) {
     opts = opts && typeof opts === 'object' ? opts : {}
@@ -274,7 +278,6 @@ class API {
     this._nativeClient = null
     this._connecting = null
     this._buses = new Set()
-    this._subscribing = new Set()
     try {
       for (const dir of ['', 'logs', 'pids']) fs.mkdirSync(path.join(this.pm2_home, dir), { recursive: true, mode: 0o700 })
     } catch (_) {
@@ -325,9 +328,9 @@ class API {
 
   async _call(method, params) {
     await this._connect()
-    // A request sent after launchBus() called back reaches the daemon after the bus's
-    // subscription, so the bus gets every event the request causes.
-    if (this._subscribing.size > 0) await Promise.all(this._subscribing)
+    // A request sent after launchBus() called back, by any client of this process, reaches
+    // the daemon after the bus's subscription, so the bus gets every event the request causes.
+    if (subscribing.size > 0) await Promise.all(subscribing)
     return JSON.parse(await this._native.call(method, JSON.stringify(params || {})))
   }
 
@@ -656,8 +659,8 @@ class API {
       const bus = new Bus((b) => this._subscribe(b))
       const opening = this._subscribe(bus).catch((e) => bus._report(e))
       bus._opening = opening
-      this._subscribing.add(opening)
-      opening.then(() => this._subscribing.delete(opening))
+      subscribing.add(opening)
+      opening.then(() => subscribing.delete(opening))
       this._buses.add(bus)
       return bus
     })
