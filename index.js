@@ -243,6 +243,11 @@ function appName(app) {
   return typeof script === 'string' ? path.basename(script, path.extname(script)) : undefined
 }
 
+// Inside an app that a pm2 daemon manages, an open connection keeps the app alive until
+// disconnect(), as under pm2: there an app whose work is done would exit and be restarted in
+// a loop. Elsewhere a script exits when its work is done.
+const INSIDE_MANAGED_APP = process.env.pm_id !== undefined && process.env.unique_id !== undefined
+
 // Bus subscriptions of this process that the daemon has not confirmed yet (launchBus calls
 // back before that); shared by every client object, since they share the daemon.
 const subscribing = new Set()
@@ -277,6 +282,7 @@ class API {
     }
     this._nativeClient = null
     this._connecting = null
+    this._keepAlive = null
     this._buses = new Set()
     try {
       for (const dir of ['', 'logs', 'pids']) fs.mkdirSync(path.join(this.pm2_home, dir), { recursive: true, mode: 0o700 })
@@ -318,12 +324,21 @@ class API {
         rpc_socket_file: path.join(this.pm2_home, 'rpc.sock'),
         pub_socket_file: path.join(this.pm2_home, 'rpc.sock'),
       }))
-      attempt.catch(() => {
+      attempt.then(() => this._holdEventLoop(), () => {
         if (this._connecting === attempt) this._connecting = null
       })
       this._connecting = attempt
     }
     return this._connecting
+  }
+
+  _holdEventLoop() {
+    if (INSIDE_MANAGED_APP && !this._keepAlive) this._keepAlive = setInterval(() => {}, 0x7fffffff)
+  }
+
+  _releaseEventLoop() {
+    clearInterval(this._keepAlive)
+    this._keepAlive = null
   }
 
   async _call(method, params) {
@@ -554,6 +569,7 @@ class API {
       }
       const res = await this._call('kill')
       this._connecting = null
+      this._releaseEventLoop()
       return res
     })
   }
@@ -565,6 +581,7 @@ class API {
   disconnect(cb) {
     return settle(cb, async () => {
       this._connecting = null
+      this._releaseEventLoop()
       const buses = [...this._buses]
       this._buses.clear()
       await Promise.all(buses.map((bus) => bus.close()))
