@@ -71,7 +71,9 @@ const FLAGS: &[(&str, Option<char>, &str, Kind, &str)] = &[
     ("instance-var", None, "instance_var", Kind::Text, "the environment variable that holds the instance number"),
     ("kill-signal", None, "kill_signal", Kind::Text, "the signal that stops the app (default SIGINT)"),
     ("execute-command", Some('x'), "exec_mode", Kind::Switch(true), "run in fork mode (pm2's -x)"),
-    ("source-map-support", None, "source_map_support", Kind::Switch(true), "enable source map support"),
+    ("source-map-support", None, "source_map_support", Kind::Switch(true), "enable source map support (on by default for Node apps)"),
+    ("disable-source-map-support", None, "disable_source_map_support", Kind::Switch(true), "stack traces ignore the app's source maps"),
+    ("no-automation", None, "automation", Kind::Switch(false), "accepted for pm2 compatibility (no PM2 Plus automation here)"),
     ("no-vizion", None, "vizion", Kind::Switch(false), "do not read the app's version control metadata"),
     ("no-pmx", None, "pmx", Kind::Switch(false), "do not inject @pm2/io"),
 ];

@@ -245,7 +245,7 @@ pub fn normalize(raw: &Value, ctx: &StartContext, home: &Home, default_kill_time
         exec_path: script_path,
         cwd,
         args,
-        node_args: strings(get("node_args")),
+        node_args: node_args(&opts, is_node),
         interpreter,
         interpreter_path,
         instances,
@@ -292,6 +292,17 @@ pub fn normalize(raw: &Value, ctx: &StartContext, home: &Home, default_kill_time
         context: ctx.clone(),
     }
     .with_node_flag(is_node))
+}
+
+/// The interpreter's arguments. A Node app's stack traces follow its source maps unless
+/// `disable_source_map_support` says not to (pm2 turns them on in every Node app).
+fn node_args(opts: &Map<String, Value>, is_node: bool) -> Vec<String> {
+    let mut args = strings(opts.get("node_args"));
+    let disabled = opts.get("disable_source_map_support").and_then(Value::as_bool) == Some(true);
+    if is_node && !disabled && !args.iter().any(|a| a.contains("source-maps")) {
+        args.insert(0, "--enable-source-maps".into());
+    }
+    args
 }
 
 /// The `version` of the nearest `package.json` above the script, as pm2 reports it.

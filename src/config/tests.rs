@@ -132,3 +132,19 @@ fn config_shapes() {
     assert!(apps_of_config(json!({"nothing": 1})).is_err());
     assert!(apps_of_config(json!(3)).is_err());
 }
+
+#[test]
+fn node_apps_follow_source_maps_unless_disabled() {
+    let (dir, home) = tmp_with_script();
+    let run = |extra: serde_json::Value| {
+        let mut app = json!({"script": "app.js", "node_args": ["--max-old-space-size=64"]});
+        app.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        normalize(&app, &ctx(&dir), &home, 1600).unwrap()
+    };
+    let on = run(json!({}));
+    assert_eq!(on.node_args, ["--enable-source-maps", "--max-old-space-size=64"]);
+    assert_eq!(on.options["node_args"], json!(["--max-old-space-size=64"]), "the description keeps what was given");
+    assert_eq!(run(json!({"disable_source_map_support": true})).node_args, ["--max-old-space-size=64"]);
+    assert_eq!(run(json!({"interpreter": "/bin/sh"})).node_args, ["--max-old-space-size=64"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
