@@ -19,6 +19,15 @@ const LOGROTATE_DEFAULTS = {
   rotateModule: true,
 }
 
+// An app's settings as environment variables, as pm2 gives them: each key on its own, and
+// the app's name holding them all as JSON.
+function settingsEnv(all, app) {
+  const mine = all[app] && typeof all[app] === 'object' ? all[app] : {}
+  const env = { [app]: JSON.stringify(mine) }
+  for (const [k, v] of Object.entries(mine)) env[k] = typeof v === 'string' ? v : JSON.stringify(v)
+  return env
+}
+
 function moduleName(spec) {
   if (typeof spec !== 'string' || !spec) throw new Error('A module name is required')
   // `pm2-logrotate@2.7.0`, `@scope/name@1`: the name without its version.
@@ -45,6 +54,17 @@ module.exports = function addModules(API, { settle }) {
       await this._call('setLogRotation', { conf: section(after) })
     }
     return file.save(after)
+  }
+
+  // After a setting of an app changes, pm2 restarts that app with its settings in its
+  // environment (and the caller's, as restart's updateEnv does). No app of that name: the
+  // setting is only saved.
+  P._restartWithSettings = async function _restartWithSettings(key) {
+    const app = ModuleConf.owner(key)
+    if (!app) return
+    const context = this._context()
+    Object.assign(context.env, settingsEnv(this._moduleConf().all(), app))
+    await this._call('restart', { names: [app], ignoreUnknown: true, opts: { updateEnv: true }, context })
   }
 
   P.install = function install(spec, opts, cb) {
@@ -98,6 +118,7 @@ module.exports = function addModules(API, { settle }) {
     return settle(cb, async () => {
       if (!key) throw new Error('set(key, value) needs a key; edit module_conf.json to change several at once')
       await this._editModuleConf((all) => ModuleConf.set(all, key, value))
+      await this._restartWithSettings(key)
       return { success: true }
     })
   }
@@ -105,6 +126,8 @@ module.exports = function addModules(API, { settle }) {
   P.multiset = function multiset(serial, cb) {
     return settle(cb, async () => {
       await this._editModuleConf((all) => ModuleConf.multiset(all, serial))
+      // pm2 restarts the app of the first key.
+      await this._restartWithSettings(ModuleConf.words(serial)[0])
       return { success: true }
     })
   }
