@@ -315,6 +315,40 @@ test('set, get and unset keep a module\'s setting in module_conf.json', async (t
   assert.equal(JSON.parse(fs.readFileSync(path.join(box.home, 'module_conf.json'), 'utf8'))['pm2-logrotate'].max_size, undefined);
 });
 
+test('set <app>.<key> restarts that app with its settings in its environment; multiset does too', async (t) => {
+  const box = await withApp(t, 'echo', [], "setInterval(() => console.log('setting ' + process.env.config_var), 200)\n");
+  let r = await box.pm2cli(['set', 'echo.config_var', 'false']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  let [p] = await jlist(box);
+  assert.equal(p.pm2_env.restart_time, 1);
+  assert.equal(p.pm2_env.env.config_var, 'false');
+  await waitFor(() => fs.readFileSync(path.join(box.home, 'logs', 'echo-out.log'), 'utf8').includes('setting false'));
+  r = await box.pm2cli(['multiset', 'echo.conf true']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  [p] = await jlist(box);
+  assert.equal(p.pm2_env.restart_time, 2);
+  assert.equal(p.pm2_env.env.conf, 'true');
+  assert.equal(p.pm2_env.env.config_var, 'false');
+});
+
+// A compiled script whose source map points its first line at `main.ts`.
+const MAPPED = "setTimeout(() => { throw new Error('mapped') }, 100)\n//# sourceMappingURL=main.js.map\n";
+const MAP = JSON.stringify({ version: 3, file: 'main.js', sources: ['main.ts'], names: [], mappings: 'AAAA' });
+
+test("a Node app's stack traces follow its source map, unless --disable-source-map-support", async (t) => {
+  const box = await cliSandbox(t);
+  box.writeApp('main.js', MAPPED);
+  box.writeApp('main.js.map', MAP);
+  const errors = async (name, flags) => {
+    const r = await box.pm2cli(['start', 'main.js', '--name', name, '--no-autorestart', '-e', `${name}.log`, ...flags]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const file = path.join(box.dir, `${name}.log`);
+    return waitFor(() => fs.existsSync(file) && /Error: mapped[\s\S]*main\.[jt]s/.test(fs.readFileSync(file, 'utf8')) && fs.readFileSync(file, 'utf8'));
+  };
+  assert.match(await errors('mapped', []), /main\.ts/);
+  assert.doesNotMatch(await errors('raw', ['--disable-source-map-support']), /main\.ts/);
+});
+
 test('out-of-scope commands say so and exit 1', { skip: IS_ORIGINAL }, async (t) => {
   const box = await cliSandbox(t);
   const r = await box.pm2cli(['link', 'a', 'b']);
