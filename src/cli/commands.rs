@@ -50,7 +50,8 @@ pub fn build() -> Command {
             start_like("startOrRestart", "start a config file's apps, restarting those already running", target("file", "config file")),
             start_like("startOrReload", "start a config file's apps, reloading those already running", target("file", "config file")),
             start_like("startOrGracefulReload", "same as startOrReload", target("file", "config file")),
-            start_like("dev", "run apps in the foreground, restarting on file changes (what pm2-dev runs)", Arg::new("script").num_args(1..).help("[start] script or config file")).hide(true),
+            start_like("dev", "run apps in the foreground, restarting on file changes (what pm2-dev runs)", Arg::new("script").num_args(1..).help("[start] script or config file"))
+                .arg(switch("test-mode", "start the apps and return, leaving them running")).hide(true),
             cmd("stop", "stop apps").arg(targets("id, name, namespace, all or config file")).arg(switch("watch", "stop watching too")),
             cmd("delete", "stop apps and remove them from the list").visible_alias("del").arg(targets("id, name, namespace, all or config file")),
             cmd("scale", "scale an app to <number> instances, or +n / -n").arg(target("name", "app name")).arg(target("number", "instances").allow_hyphen_values(true)),
@@ -88,7 +89,7 @@ pub fn build() -> Command {
             cmd("resurrect", "start the saved process list"),
             cmd("cleardump", "empty the saved process list"),
             cmd("kill", "stop every app and the daemon"),
-            cmd("update", "restart the daemon, keeping the apps"),
+            cmd("update", "restart the daemon, keeping the apps").visible_alias("updatePM2"),
             cmd("startup", "install a boot service that resurrects the saved list").arg(optional("platform", "systemd, upstart, launchd, openrc, rcd, systemv"))
                 .arg(value("user", "the user the service runs as").short('u')).arg(value("hp", "the home directory")).arg(value("service-name", "the service's name")),
             cmd("unstartup", "remove the boot service").arg(optional("platform", "systemd, upstart, launchd, openrc, rcd, systemv"))
