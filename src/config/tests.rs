@@ -114,10 +114,10 @@ fn cron_patterns_are_checked() {
 }
 
 #[test]
-fn watch_paths_must_exist_but_globs_need_not() {
+fn watch_paths_and_globs_need_not_exist_yet() {
     let (dir, home) = tmp_with_script();
-    let e = normalize(&json!({"script": "app.js", "watch": ["nope"]}), &ctx(&dir), &home, 1600).unwrap_err();
-    assert!(e.starts_with("Watch path does not exist"), "{e}");
+    let spec = normalize(&json!({"script": "app.js", "watch": ["nope"]}), &ctx(&dir), &home, 1600).unwrap();
+    assert_eq!(spec.watch, vec![dir.join("nope")]);
     let spec = normalize(&json!({"script": "app.js", "watch": true}), &ctx(&dir), &home, 1600).unwrap();
     assert_eq!(spec.watch, vec![dir.clone()]);
     let spec = normalize(&json!({"script": "app.js", "watch": ["src/**/*.js"]}), &ctx(&dir), &home, 1600).unwrap();
