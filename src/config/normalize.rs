@@ -158,9 +158,7 @@ pub fn normalize(raw: &Value, ctx: &StartContext, home: &Home, default_kill_time
             name = format!("{name}-{env_name}");
         }
     }
-    if name.chars().all(|c| c.is_ascii_digit()) {
-        return Err(format!("App name \"{name}\" must not be a number: numbers select apps by id"));
-    }
+    // A number is a valid name, as in pm2: selecting `455` looks for that name before an id.
     if name == "all" {
         return Err("App name \"all\" is reserved: it selects every app".into());
     }
