@@ -83,6 +83,17 @@ fn start_script(ctx: &mut Ctx, script: &str, m: &ArgMatches, extra: &Map<String,
         app.entry(k.clone()).or_insert_with(|| v.clone());
     }
     app.insert("script".into(), json!(script));
+    if let Some(name) = stopped_instance_of(ctx, script, &app) {
+        // As pm2 does: starting the script of a stopped (or errored) app starts that app again.
+        let mut opts = Map::new();
+        if app.get("watch") == Some(&json!(true)) {
+            opts.insert("watch".into(), json!(!watching(ctx, &name)));
+        }
+        let params = json!({ "names": [name], "opts": opts, "context": config_file::context(&ctx.cwd, None) });
+        ctx.call_showing(format!("Starting {script}"), "restart", params)?;
+        output::info("Process successfully started");
+        return Ok(());
+    }
     let context = config_file::context(&ctx.cwd, None);
     let started = ctx.call_showing(format!("Starting {script}"), "start", json!({ "apps": [app], "mode": "script", "context": context })).map_err(Failure::from)?;
     let count = started.as_array().map_or(0, Vec::len);
@@ -91,6 +102,30 @@ fn start_script(ctx: &mut Ctx, script: &str, m: &ArgMatches, extra: &Map<String,
     output::info(format!("Starting {shown} in {mode} ({count} instance{})", if count == 1 { "" } else { "s" }));
     output::info("Done.");
     Ok(())
+}
+
+/// The name of the app that runs `script` under the name `app` declares, if it is stopped,
+/// stopping or errored.
+fn stopped_instance_of(ctx: &mut Ctx, script: &str, app: &Map<String, Value>) -> Option<String> {
+    let name = crate::config::declared_name(&Value::Object(app.clone()))?;
+    let path = crate::daemon::process_table::lexically_normal(&ctx.cwd.join(script));
+    let procs = ctx.call("describe", json!({ "target": script, "cwd": ctx.cwd })).ok()?;
+    let stopped = procs.as_array()?.iter().any(|p| {
+        let env = &p["pm2_env"];
+        env["name"] == json!(name) && env["pm_exec_path"].as_str() == path.to_str() && matches!(env["status"].as_str(), Some("stopped" | "stopping" | "errored"))
+    });
+    stopped.then_some(name)
+}
+
+/// Whether any app `target` selects is watched.
+fn watching(ctx: &mut Ctx, target: &str) -> bool {
+    let procs = ctx.call("describe", json!({ "target": target, "cwd": ctx.cwd })).unwrap_or_default();
+    procs.as_array().into_iter().flatten().any(|p| match &p["pm2_env"]["watch"] {
+        Value::Bool(b) => *b,
+        Value::Array(a) => !a.is_empty(),
+        Value::String(s) => !s.is_empty(),
+        _ => false,
+    })
 }
 
 fn selection(m: &ArgMatches) -> Selection<'_> {
@@ -138,6 +173,10 @@ pub fn restart(ctx: &mut Ctx, which: &str, m: &ArgMatches) -> Outcome {
             continue;
         }
         let mut opts = start_flags::options(m);
+        if opts.get("watch") == Some(&json!(true)) {
+            // pm2's `restart --watch` toggles watching.
+            opts.insert("watch".into(), json!(!watching(ctx, target)));
+        }
         if update_env {
             opts.insert("updateEnv".into(), json!(true));
         }

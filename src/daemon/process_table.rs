@@ -422,7 +422,7 @@ impl ProcessTable {
 }
 
 /// `a/./b/../c` as `a/c`, without touching the file system (as Node's path.resolve).
-fn lexically_normal(path: &std::path::Path) -> PathBuf {
+pub(crate) fn lexically_normal(path: &std::path::Path) -> PathBuf {
     let mut out = PathBuf::new();
     for part in path.components() {
         match part {
