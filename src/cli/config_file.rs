@@ -44,8 +44,44 @@ pub fn load(cwd: &Path, file: &str) -> Result<Loaded, String> {
             crate::yaml::parse(&text).map_err(|e| format!("Malformed YAML in config file {shown}: {e}"))?
         }
     };
-    let apps = crate::config::apps_of_config(doc).map_err(|e| format!("{e} ({shown})"))?;
+    let mut doc = doc;
+    let statics = doc.as_object_mut().and_then(|o| o.remove("static"));
+    let mut apps = match crate::config::apps_of_config(doc) {
+        Ok(apps) => apps,
+        // A file may declare only static file servers.
+        Err(_) if statics.is_some() => vec![],
+        Err(e) => return Err(format!("{e} ({shown})")),
+    };
+    add_static_servers(&mut apps, statics).map_err(|e| format!("{e} ({shown})"))?;
     Ok(Loaded { apps, dir: abs.parent().map(Path::to_path_buf).unwrap_or_else(|| cwd.to_path_buf()) })
+}
+
+/// pm2's static file servers in a config file: each `static` entry (`path`, `port`, `spa`,
+/// `basic_auth: {username, password}`, `name`) is a `pm2 serve` app, and an app whose script
+/// is `serve` runs that same server.
+fn add_static_servers(apps: &mut Vec<Value>, statics: Option<Value>) -> Result<(), String> {
+    for s in statics.iter().flat_map(|s| s.as_array().cloned().unwrap_or_else(|| vec![s.clone()])) {
+        let auth = s.get("basic_auth");
+        let env: serde_json::Map<String, Value> = [
+            ("PM2_SERVE_PORT", s.get("port").cloned()),
+            ("PM2_SERVE_HOST", s.get("host").cloned()),
+            ("PM2_SERVE_PATH", s.get("path").cloned()),
+            ("PM2_SERVE_SPA", s.get("spa").cloned()),
+            ("PM2_SERVE_BASIC_AUTH", Some(json!(auth.is_some()))),
+            ("PM2_SERVE_BASIC_AUTH_USERNAME", auth.and_then(|a| a.get("username")).cloned()),
+            ("PM2_SERVE_BASIC_AUTH_PASSWORD", auth.and_then(|a| a.get("password")).cloned()),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_string(), v.filter(|v| !v.is_null())?)))
+        .collect();
+        let name = s.get("name").cloned().unwrap_or_else(|| json!(format!("static-page-server-{}", s.get("port").map(|p| p.to_string().trim_matches('"').to_string()).unwrap_or_default())));
+        apps.push(json!({"name": name, "script": "serve", "env": env}));
+    }
+    for app in apps.iter_mut().filter(|a| a.get("script").and_then(Value::as_str) == Some("serve")) {
+        let server = super::node_api::package_root().map(|r| r.join("lib").join("serve.js")).filter(|f| f.is_file());
+        app["script"] = json!(server.ok_or("Cannot find this pm2 package's lib/serve.js next to the pm2 executable")?);
+    }
+    Ok(())
 }
 
 fn evaluate_js(abs: &Path) -> Result<Value, String> {
@@ -141,5 +177,15 @@ mod tests {
         assert_eq!(p["context"]["cwd"], json!(dir));
         assert!(start_params(&dir, "eco.json", &Selection { only: Some("zzz"), ..Default::default() }).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn static_entries_become_file_server_apps() {
+        let mut apps = vec![];
+        add_static_servers(&mut apps, Some(json!([{"path": "www", "port": 8081, "spa": true, "basic_auth": {"username": "u", "password": "p"}}, {"port": 9000, "name": "site"}]))).ok();
+        assert_eq!(apps[0]["name"], "static-page-server-8081");
+        assert_eq!(apps[0]["env"], json!({"PM2_SERVE_PORT": 8081, "PM2_SERVE_PATH": "www", "PM2_SERVE_SPA": true, "PM2_SERVE_BASIC_AUTH": true, "PM2_SERVE_BASIC_AUTH_USERNAME": "u", "PM2_SERVE_BASIC_AUTH_PASSWORD": "p"}));
+        assert_eq!(apps[1]["name"], "site");
+        assert_eq!(apps[1]["env"], json!({"PM2_SERVE_PORT": 9000, "PM2_SERVE_BASIC_AUTH": false}));
     }
 }

@@ -50,6 +50,7 @@ const FLAGS: &[(&str, Option<char>, &str, Kind, &str)] = &[
     ("log-date-format", None, "log_date_format", Kind::Text, "prefix log lines with this date format"),
     ("time", None, "time", Kind::Switch(true), "prefix log lines with the time"),
     ("log-type", None, "log_type", Kind::Text, "'json' to write log lines as JSON"),
+    ("pid", Some('p'), "pid_file", Kind::Text, "the pid file (`-<id>` is added before its extension)"),
     ("disable-logs", None, "disable_logs", Kind::Switch(true), "write no log files"),
     ("max-memory-restart", None, "max_memory_restart", Kind::Text, "restart when the app uses more memory (10M, 1G, ...)"),
     ("restart-delay", None, "restart_delay", Kind::Number, "wait this many ms before restarting a crashed app"),
