@@ -19,15 +19,6 @@ const LOGROTATE_DEFAULTS = {
   rotateModule: true,
 }
 
-// An app's settings as environment variables, as pm2 gives them: each key on its own, and
-// the app's name holding them all as JSON.
-function settingsEnv(all, app) {
-  const mine = all[app] && typeof all[app] === 'object' ? all[app] : {}
-  const env = { [app]: JSON.stringify(mine) }
-  for (const [k, v] of Object.entries(mine)) env[k] = typeof v === 'string' ? v : JSON.stringify(v)
-  return env
-}
-
 function moduleName(spec) {
   if (typeof spec !== 'string' || !spec) throw new Error('A module name is required')
   // `pm2-logrotate@2.7.0`, `@scope/name@1`: the name without its version.
@@ -56,15 +47,13 @@ module.exports = function addModules(API, { settle }) {
     return file.save(after)
   }
 
-  // After a setting of an app changes, pm2 restarts that app with its settings in its
-  // environment (and the caller's, as restart's updateEnv does). No app of that name: the
-  // setting is only saved.
+  // After a setting of an app changes, pm2 restarts that app with the caller's environment
+  // (restart's updateEnv); the daemon gives it its settings from module_conf.json. No app of
+  // that name: the setting is only saved.
   P._restartWithSettings = async function _restartWithSettings(key) {
     const app = ModuleConf.owner(key)
     if (!app) return
-    const context = this._context()
-    Object.assign(context.env, settingsEnv(this._moduleConf().all(), app))
-    await this._call('restart', { names: [app], ignoreUnknown: true, opts: { updateEnv: true }, context })
+    await this._call('restart', { names: [app], ignoreUnknown: true, opts: { updateEnv: true }, context: this._context() })
   }
 
   P.install = function install(spec, opts, cb) {

@@ -213,6 +213,11 @@ pub fn normalize(raw: &Value, ctx: &StartContext, home: &Home, default_kill_time
     if interpreter.starts_with("python") {
         app_env.entry("PYTHONUNBUFFERED").or_insert(json!("1"));
     }
+    let (settings, all_settings) = app_settings(home, &name);
+    app_env.extend(settings);
+    if !env.contains_key(&name) && !app_env.contains_key(&name) {
+        app_env.insert(name.clone(), all_settings);
+    }
     for (k, v) in &app_env {
         env.insert(k.clone(), v.clone());
     }
@@ -290,6 +295,15 @@ pub fn normalize(raw: &Value, ctx: &StartContext, home: &Home, default_kill_time
         context: ctx.clone(),
     }
     .with_node_flag(is_node))
+}
+
+/// An app's settings (`pm2 set <app>.<key> <value>`, kept in module_conf.json) as pm2 gives
+/// them to the app: each key as a variable, and all of them as JSON (under the app's name).
+fn app_settings(home: &Home, name: &str) -> (Map<String, Value>, Value) {
+    let conf: Value = std::fs::read(home.module_conf_file()).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    let mine = conf.get(name).and_then(Value::as_object).cloned().unwrap_or_default();
+    let each = mine.iter().map(|(k, v)| (k.clone(), env_string(v))).collect();
+    (each, json!(Value::Object(mine).to_string()))
 }
 
 /// The interpreter's arguments. A Node app's stack traces follow its source maps unless

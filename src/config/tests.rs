@@ -148,3 +148,18 @@ fn node_apps_follow_source_maps_unless_disabled() {
     assert_eq!(run(json!({"interpreter": "/bin/sh"})).node_args, ["--max-old-space-size=64"]);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn an_apps_settings_from_module_conf_reach_its_environment() {
+    let (dir, home) = tmp_with_script();
+    std::fs::create_dir_all(&home.root).unwrap();
+    std::fs::write(home.module_conf_file(), r#"{"api": {"level": "debug", "retries": 3}, "other": {"x": "y"}}"#).unwrap();
+    let spec = normalize(&json!({"script": "app.js", "name": "api"}), &ctx(&dir), &home, 1600).unwrap();
+    assert_eq!(spec.app_env["level"], json!("debug"));
+    assert_eq!(spec.app_env["retries"], json!("3"));
+    assert_eq!(spec.app_env["api"], json!(r#"{"level":"debug","retries":3}"#));
+    assert!(!spec.app_env.contains_key("x"));
+    let spec = normalize(&json!({"script": "app.js", "name": "plain"}), &ctx(&dir), &home, 1600).unwrap();
+    assert_eq!(spec.app_env["plain"], json!("{}"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
