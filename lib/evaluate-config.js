@@ -17,9 +17,16 @@ async function evaluateConfig(abs) {
   return mod && mod.__esModule && mod.default !== undefined ? mod.default : mod
 }
 
+// A `.json` config that JSON.parse refuses, read as pm2 reads one: a JavaScript expression
+// (unquoted keys, single quotes, comments), evaluated in a context of its own.
+async function evaluateJsonish(abs) {
+  const text = require('fs').readFileSync(abs, 'utf8')
+  return require('vm').runInNewContext(`(${text})`, {}, { filename: abs, timeout: 1000 })
+}
+
 // For the command: prints the config as JSON, or the error's message and exit code 1.
-function printConfig(abs) {
-  evaluateConfig(abs).then(
+function printConfig(abs, evaluate = evaluateConfig) {
+  evaluate(abs).then(
     (doc) => process.stdout.write(JSON.stringify(doc === undefined ? null : doc)),
     (err) => {
       process.stderr.write(String((err && err.message) || err))
@@ -28,4 +35,4 @@ function printConfig(abs) {
   )
 }
 
-module.exports = { evaluateConfig, printConfig }
+module.exports = { evaluateConfig, evaluateJsonish, printConfig }
