@@ -349,6 +349,100 @@ test("a Node app's stack traces follow its source map, unless --disable-source-m
   assert.doesNotMatch(await errors('raw', ['--disable-source-map-support']), /main\.ts/);
 });
 
+test('start of a stopped app\'s script starts it again; restart --watch toggles watching', async (t) => {
+  const box = await withApp(t, 'http');
+  const watch = async () => (await jlist(box))[0].pm2_env.watch;
+  let r = await box.pm2cli(['stop', 'http']);
+  assert.equal(r.code, 0, r.stderr);
+  r = await box.pm2cli(['start', 'app.js', '--name', 'http', '--watch']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  let list = await jlist(box);
+  assert.deepEqual(list.map((p) => [p.name, p.pm2_env.status]), [['http', 'online']]);
+  assert.equal(await watch(), true);
+  r = await box.pm2cli(['start', 'app.js', '--name', 'http']);
+  assert.equal(r.code, 1, 'a running script is not started twice');
+  await box.pm2cli(['restart', 'http', '--watch']);
+  assert.equal(await watch(), false);
+  await box.pm2cli(['restart', 'http', '--watch']);
+  assert.equal(await watch(), true);
+  list = await jlist(box);
+  assert.equal(list.length, 1);
+});
+
+test('a number is a valid app name: selecting it finds the name before the id', async (t) => {
+  const box = await withApp(t, '455');
+  let r = await box.pm2cli(['restart', '455']);
+  assert.equal(r.code, 0, r.stderr);
+  let [p] = await jlist(box);
+  assert.deepEqual([p.name, p.pm2_env.restart_time], ['455', 1]);
+  r = await box.pm2cli(['restart', '0']);
+  assert.equal(r.code, 0, r.stderr);
+  [p] = await jlist(box);
+  assert.equal(p.pm2_env.restart_time, 2);
+});
+
+test('-p names the pid file, with the instance id added', async (t) => {
+  const box = await withApp(t, 'echo', ['-p', 'echo.pid']);
+  const [p] = await jlist(box);
+  const file = path.join(box.dir, 'echo-0.pid');
+  await waitFor(() => fs.existsSync(file));
+  assert.equal(fs.readFileSync(file, 'utf8').trim(), String(p.pid));
+});
+
+test('a .json config that is not strict JSON is read as a JavaScript expression, as pm2 reads it', async (t) => {
+  const box = await cliSandbox(t);
+  box.writeApp('app.js', TICKER);
+  box.writeApp('loose.json', "{\n  // one app\n  apps: [{ script: 'app.js', name: 'loose', env: { MODE: 'x' } }]\n}\n");
+  const r = await box.pm2cli(['start', 'loose.json']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const [p] = await jlist(box);
+  assert.deepEqual([p.name, p.pm2_env.env.MODE], ['loose', 'x']);
+});
+
+test('a config file\'s static entries and script "serve" start file servers', async (t) => {
+  const { freePort, localGet } = require('./http');
+  const box = await cliSandbox(t);
+  box.writeApp('www/index.html', 'home page');
+  const [a, b] = [await freePort(), await freePort()];
+  box.writeApp('eco.json', JSON.stringify({
+    apps: [{ name: 'front', script: 'serve', env: { PM2_SERVE_PORT: b, PM2_SERVE_PATH: 'www' } }],
+    static: [{ path: 'www', port: a, basic_auth: { username: 'u', password: 'p' } }],
+  }));
+  const r = await box.pm2cli(['start', 'eco.json']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.deepEqual((await jlist(box)).map((p) => p.name).sort(), ['front', `static-page-server-${a}`]);
+  const auth = { Authorization: 'Basic ' + Buffer.from('u:p').toString('base64') };
+  const page = await waitFor(() => localGet(a, '/', auth).catch(() => null), { timeout: 15000 });
+  assert.deepEqual([page.status, page.body], [200, 'home page']);
+  assert.equal((await localGet(a, '/')).status, 401);
+  const front = await waitFor(() => localGet(b, '/index.html').catch(() => null), { timeout: 15000 });
+  assert.equal(front.body, 'home page');
+});
+
+test('updatePM2 restarts the daemon and keeps the apps', async (t) => {
+  const box = await withApp(t);
+  const r = await box.pm2cli(['updatePM2']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const list = await waitFor(async () => { const l = await jlist(box); return l.length === 1 && l[0].pm2_env.status === 'online' && l; });
+  assert.equal(list[0].name, 'api');
+});
+
+test('pm2-dev --test-mode starts the app watched under ~/.pm2-dev and returns', async (t) => {
+  const { ROOT, runChild } = require('./helpers');
+  const dev = IS_ORIGINAL ? path.join(ROOT, 'node_modules', 'pm2-original', 'bin', 'pm2-dev') : path.join(ROOT, 'bin', 'pm2-dev');
+  const box = await cliSandbox(t);
+  const devHome = path.join(box.dir, '.pm2-dev');
+  t.after(() => box.pm2cli(['kill'], { env: { PM2_HOME: devHome } }));
+  box.writeApp('app.js', TICKER);
+  const r = await runChild(dev, ['start', 'app.js', '--test-mode'], { cwd: box.dir, env: { HOME: box.dir, PM2_HOME: undefined }, timeout: 30000 });
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const list = await waitFor(async () => {
+    const l = JSON.parse((await box.pm2cli(['jlist'], { env: { PM2_HOME: devHome } })).stdout);
+    return l.length === 1 && l[0].pm2_env.status === 'online' && l;
+  });
+  assert.equal(list[0].pm2_env.watch, true);
+});
+
 test('out-of-scope commands say so and exit 1', { skip: IS_ORIGINAL }, async (t) => {
   const box = await cliSandbox(t);
   const r = await box.pm2cli(['link', 'a', 'b']);
