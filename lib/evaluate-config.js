@@ -17,16 +17,9 @@ async function evaluateConfig(abs) {
   return mod && mod.__esModule && mod.default !== undefined ? mod.default : mod
 }
 
-// A `.json` config that JSON.parse refuses, read as pm2 reads one: a JavaScript expression
-// (unquoted keys, single quotes, comments), evaluated in a context of its own.
-async function evaluateJsonish(abs) {
-  const text = require('fs').readFileSync(abs, 'utf8')
-  return require('vm').runInNewContext(`(${text})`, {}, { filename: abs, timeout: 1000 })
-}
-
 // For the command: prints the config as JSON, or the error's message and exit code 1.
-function printConfig(abs, evaluate = evaluateConfig) {
-  evaluate(abs).then(
+function printConfig(abs) {
+  evaluateConfig(abs).then(
     (doc) => process.stdout.write(JSON.stringify(doc === undefined ? null : doc)),
     (err) => {
       process.stderr.write(String((err && err.message) || err))
@@ -35,4 +28,4 @@ function printConfig(abs, evaluate = evaluateConfig) {
   )
 }
 
-module.exports = { evaluateConfig, evaluateJsonish, printConfig }
+module.exports = { evaluateConfig, printConfig }

@@ -35,15 +35,11 @@ pub fn load(cwd: &Path, file: &str) -> Result<Loaded, String> {
         if !abs.exists() {
             return Err(format!("Config file not found: {shown}"));
         }
-        evaluate_js(&abs, "evaluateConfig")?
+        evaluate_js(&abs)?
     } else {
         let text = std::fs::read_to_string(&abs).map_err(|e| format!("Cannot read config file {shown}: {e}"))?;
         if name.ends_with(".json") {
-            match serde_json::from_str(&text) {
-                Ok(doc) => doc,
-                // Not strict JSON: pm2 reads it as a JavaScript expression, so does Node here.
-                Err(e) => evaluate_js(&abs, "evaluateJsonish").map_err(|_| format!("Malformed JSON in config file {shown}: {e}"))?,
-            }
+            serde_json::from_str(&text).map_err(|e| format!("Malformed JSON in config file {shown}: {e}"))?
         } else {
             crate::yaml::parse(&text).map_err(|e| format!("Malformed YAML in config file {shown}: {e}"))?
         }
@@ -88,10 +84,9 @@ fn add_static_servers(apps: &mut Vec<Value>, statics: Option<Value>) -> Result<(
     Ok(())
 }
 
-/// The config `evaluate` (a function of `lib/evaluate-config.js`) reads from the file.
-fn evaluate_js(abs: &Path, evaluate: &str) -> Result<Value, String> {
+fn evaluate_js(abs: &Path) -> Result<Value, String> {
     let node = node_path().ok_or("A JavaScript config file needs Node.js: `node` is not on the PATH")?;
-    let script = format!("{EVALUATE_CONFIG_JS}\nmodule.exports.printConfig(process.argv[1], module.exports.{evaluate})\n");
+    let script = format!("{EVALUATE_CONFIG_JS}\nmodule.exports.printConfig(process.argv[1])\n");
     let out = std::process::Command::new(node)
         .arg("-e")
         .arg(script)
@@ -181,19 +176,6 @@ mod tests {
         assert_eq!(p["context"]["env_name"], "production");
         assert_eq!(p["context"]["cwd"], json!(dir));
         assert!(start_params(&dir, "eco.json", &Selection { only: Some("zzz"), ..Default::default() }).is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn a_json_config_that_is_not_strict_json_is_read_as_pm2_reads_it() {
-        let dir = std::env::temp_dir().join(format!("pm2-cli-jsonish-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("app.json"), "{\n  // comment\n  apps: [{ script: 'a.js', name: 'a', watch: false }]\n}").unwrap();
-        if node_path().is_some() {
-            assert_eq!(load(&dir, "app.json").unwrap().apps, vec![json!({"script": "a.js", "name": "a", "watch": false})]);
-        }
-        std::fs::write(dir.join("bad.json"), "{ apps: [").unwrap();
-        assert!(load(&dir, "bad.json").err().unwrap().starts_with("Malformed JSON in config file"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
