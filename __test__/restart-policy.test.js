@@ -879,10 +879,6 @@ const badInputs = [
   { label: 'exp_backoff_restart_delay: -100', opts: { exp_backoff_restart_delay: -100 }, re: /exp_backoff_restart_delay/, skip: NO_CHECK },
   { label: 'kill_timeout: -1', opts: { kill_timeout: -1 }, re: /kill_timeout/, skip: NO_CHECK },
   { label: 'watch_delay: -1', opts: { watch_delay: -1 }, re: /watch_delay/, skip: NO_CHECK },
-  {
-    label: "watch: ['does-not-exist']", opts: { watch: ['does-not-exist'] }, re: /does-not-exist/,
-    skip: 'pm2 7.0.4 watches a missing path without an error (chokidar waits for it to appear)',
-  },
 ];
 
 for (const { label, opts, re, skip } of badInputs) {

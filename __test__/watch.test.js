@@ -103,6 +103,14 @@ test("watch: ['src/**/*.js'] restarts on a .js change under src, not on a .txt o
     'a .js change under src did not restart the app');
 });
 
+test('a watched path that does not exist yet counts once it appears, and so do changes inside it', { timeout: TIMEOUT }, async (t) => {
+  const { pm2, dir } = await startWatched(t, { watch: ['server'] });
+  await staysUnrestarted(pm2, () => fs.writeFileSync(path.join(dir, 'other.js'), 'x'), 'a change elsewhere restarted the app');
+  await restartsOn(pm2, () => fs.mkdirSync(path.join(dir, 'server'), { recursive: true }), 'the path appearing did not restart the app');
+  await restartsOn(pm2, () => fs.writeFileSync(path.join(dir, 'server', 'index.js'), `// ${Date.now()}`),
+    'a change inside the new directory did not restart the app');
+});
+
 test('ignore_watch globs: *.log and **/tmp/** changes do not restart, others do', { timeout: TIMEOUT }, async (t) => {
   const { pm2, dir } = await startWatched(t, { watch: true, ignore_watch: ['*.log', '**/tmp/**'] }, (d) => {
     fs.mkdirSync(path.join(d, 'tmp', 'cache'), { recursive: true });
