@@ -87,6 +87,18 @@ test('a config file starts with --env and --only; stop and delete take the file 
   assert.deepEqual(await jlist(box), []);
 });
 
+test('prettylist prints the list as Node\'s util.inspect shows it (no newline after it), jlist as JSON', async (t) => {
+  const box = await withApp(t, 'api', ['--', "it's", 'a\nb']);
+  // A stopped app's description holds still between the two reads (no cpu or memory).
+  assert.equal((await box.pm2cli(['stop', 'api'])).code, 0);
+  const list = await jlist(box);
+  const r = await box.pm2cli(['prettylist']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, require('node:util').inspect(list, false, null, false));
+  assert.match(r.stdout, /exec_mode: 'fork_mode'/);
+  assert.match(r.stdout, /args: \[ "it's", 'a\\nb' \]/);
+});
+
 test('stop, restart, reload and delete select by name, id, namespace and all', async (t) => {
   const box = await withApp(t, 'api', ['--namespace', 'back']);
   const status = async () => (await jlist(box)).map((p) => p.pm2_env.status);

@@ -65,7 +65,7 @@ pub fn build() -> Command {
                 .arg(Arg::new("mini-list").short('m').long("mini-list").action(ArgAction::SetTrue).help("a compact list"))
                 .arg(value("sort", "sort by name, id, pid, memory, cpu, status, restarts or uptime, with :asc or :desc")),
             cmd("jlist", "the process list as JSON"),
-            cmd("prettylist", "the process list as indented JSON"),
+            cmd("prettylist", "the process list as Node inspects it"),
             cmd("describe", "everything about an app").visible_aliases(["desc", "info", "show"]).arg(target("target", "id, name or namespace")),
             cmd("env", "the environment of an app").arg(target("id", "pm_id")),
             cmd("monit", "a live view of every app's CPU, memory and logs"),

@@ -9,6 +9,7 @@ mod admin;
 mod commands;
 pub(crate) mod config_file;
 mod dev;
+mod inspect;
 mod logs;
 mod misc;
 mod monit;

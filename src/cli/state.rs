@@ -4,6 +4,7 @@
 use clap::ArgMatches;
 use serde_json::{json, Value};
 
+use super::inspect;
 use super::output::{self, inspect_ids};
 use super::process::{failure, selector};
 use super::{table, Ctx, Failure, Outcome};
@@ -29,9 +30,11 @@ pub fn jlist(ctx: &mut Ctx) -> Outcome {
     Ok(())
 }
 
+/// The list as Node's `util.inspect` shows it, with no newline after it, as pm2 writes it.
 pub fn prettylist(ctx: &mut Ctx) -> Outcome {
-    let procs = ctx.list()?;
-    output::print(serde_json::to_string_pretty(&procs).unwrap_or_default());
+    let text = ctx.call_raw("list", "null")?;
+    let shown = inspect::inspect_json(&text).map_err(|e| format!("Unexpected answer to list: {e}"))?;
+    output::write(shown);
     Ok(())
 }
 
