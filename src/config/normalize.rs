@@ -230,6 +230,14 @@ pub fn normalize(raw: &Value, ctx: &StartContext, home: &Home, default_kill_time
             options.insert(k.clone(), v.clone());
         }
     }
+    // An option set to null (cleared on restart with `--node-args=null`) leaves the
+    // description instead of showing its default, as in pm2.
+    let cleared = raw.as_object().into_iter().flatten().filter(|(_, v)| v.is_null());
+    for (key, _) in cleared {
+        if let Some((canon, _)) = super::schema::canonical_key(key) {
+            options.remove(canon);
+        }
+    }
     options.insert("name".into(), json!(name));
     options.insert("exec_mode".into(), json!(exec_mode));
     options.insert("instances".into(), json!(instances));

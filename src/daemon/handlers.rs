@@ -349,7 +349,7 @@ async fn reload(d: &Arc<Daemon>, mut params: protocol::RestartParams) -> Result<
 }
 
 /// `scale(name, n | '+k' | '-k')`: new instances copy the app (with new unique ids); the
-/// highest ids go first when scaling down.
+/// lowest ids go first when scaling down.
 async fn scale(d: &Arc<Daemon>, params: protocol::ScaleParams) -> Result<Value, String> {
     let name = params.target.as_ref().and_then(Value::as_str).ok_or("scale() needs an app name")?.to_string();
     let named = name.clone();
@@ -383,7 +383,8 @@ async fn scale(d: &Arc<Daemon>, params: protocol::ScaleParams) -> Result<Value, 
         })
         .await??;
     } else {
-        for &id in ids.iter().rev().take((current - wanted) as usize) {
+        // The oldest instances go first, as in pm2.
+        for &id in ids.iter().take((current - wanted) as usize) {
             d.delete(id).await?;
         }
     }
@@ -403,6 +404,10 @@ fn merge_options(source: &mut Value, overrides: &Value) {
                 for (ek, ev) in new {
                     old.insert(ek.clone(), ev.clone());
                 }
+            }
+            // pm2 drops an option given as the text "null" (`--node-args=null`).
+            (_, Value::String(text)) if text == "null" => {
+                src.insert(k.clone(), Value::Null);
             }
             _ => {
                 src.insert(k.clone(), v.clone());

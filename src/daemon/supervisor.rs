@@ -194,12 +194,6 @@ impl Supervisor {
         env.insert("restart_time".into(), json!(p.restart_time));
         env.insert("unstable_restarts".into(), json!(p.unstable_restarts));
         env.insert("created_at".into(), json!(p.created_at));
-        // increment_var: instance n gets the variable's value + n (e.g. a port per instance).
-        if let Some(var) = &p.spec.increment_var {
-            if let Some(base) = env.get(var).and_then(|v| v.as_str().map(str::to_string).or_else(|| Some(v.to_string()))).and_then(|v| v.parse::<i64>().ok()) {
-                env.insert(var.to_string(), json!((base + p.instance as i64).to_string()));
-            }
-        }
         env
     }
 
@@ -228,7 +222,7 @@ impl Supervisor {
                 });
             }
         };
-        p.generation += 1;
+        p.generation = super::process_table::next_generation();
         let generation = p.generation;
         p.pid = Some(spawned.pid);
         // Not reaped yet (its waiter starts below), so the pid is surely this process.
@@ -438,7 +432,7 @@ impl Supervisor {
         let marker = format!("unique_id={}", p.unique_id);
         let Some(process) = p.process() else {
             // No process: cancel any pending restart, and end what it left behind.
-            p.generation += 1;
+            p.generation = super::process_table::next_generation();
             p.apply(Event::Stop { running: false });
             for orphan in tree::adopted_with_env(&marker, &apps).into_iter().filter_map(tree::ProcessId::of) {
                 let _ = orphan.signal(Signal::SIGKILL);
