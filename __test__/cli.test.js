@@ -10,23 +10,7 @@ const path = require('node:path');
 const { spawn } = require('node:child_process');
 
 const { IS_ORIGINAL, waitFor } = require('./helpers');
-const { CLI, cliSandbox, tableRows, hasTmux, terminals } = require('./cli-helpers');
-
-const TICKER = "setInterval(() => console.log('tick ' + process.argv.slice(2).join(' ')), 200)\n";
-
-async function withApp(t, name = 'api', extra = [], source = TICKER) {
-  const box = await cliSandbox(t);
-  box.writeApp('app.js', source);
-  const r = await box.pm2cli(['start', 'app.js', '--name', name, ...extra]);
-  assert.equal(r.code, 0, r.stderr + r.stdout);
-  return box;
-}
-
-async function jlist(box) {
-  const r = await box.pm2cli(['jlist']);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout);
-}
+const { CLI, TICKER, cliSandbox, withApp, jlist, tableRows, hasTmux, terminals } = require('./cli-helpers');
 
 test('start shows the table with the app online; ls and its aliases show the same table', async (t) => {
   const box = await withApp(t);
@@ -99,6 +83,18 @@ test('prettylist prints the list as Node\'s util.inspect shows it (no newline af
   assert.match(r.stdout, /args: \[ "it's", 'a\\nb' \]/);
 });
 
+test('each process names its script path once: in pm2_env, not again in its environment', async (t) => {
+  const box = await withApp(t, 'web', ['-i', '2']);
+  const r = await box.pm2cli(['prettylist']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.split('\n').filter((l) => l.includes('app.js')).length, 2);
+  const procs = await jlist(box);
+  for (const p of procs) {
+    assert.equal(p.pm2_env.pm_exec_path, path.join(box.dir, 'app.js'));
+    assert.equal(p.pm2_env.env.pm_exec_path, undefined);
+  }
+});
+
 test('stop, restart, reload and delete select by name, id, namespace and all', async (t) => {
   const box = await withApp(t, 'api', ['--namespace', 'back']);
   const status = async () => (await jlist(box)).map((p) => p.pm2_env.status);
@@ -164,6 +160,10 @@ test('describe, pid, id and env tell about one app; describe of an unknown app e
   r = await box.pm2cli(['env', '0']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^PM2_HOME: /m);
+  // env lists the environment flattened onto pm2_env, without pm2's bookkeeping keys.
+  assert.match(r.stdout, /^namespace: default$/m);
+  assert.match(r.stdout, /^NODE_APP_INSTANCE: 0$/m);
+  assert.doesNotMatch(r.stdout, /^(name|restart_time|status|env): /m);
   r = await box.pm2cli(['describe', 'nope']);
   assert.equal(r.code, 1);
   assert.match(r.stderr + r.stdout, /nope doesn't exist/);

@@ -27,6 +27,11 @@ fn value(long: &'static str, help: &'static str) -> Arg {
     Arg::new(long).long(long).action(ArgAction::Set).help(help)
 }
 
+/// `--only a,b`: of a config file, only these apps.
+fn only() -> Arg {
+    value(start_flags::ONLY, "of a config file, only these apps (comma separated)")
+}
+
 fn cmd(name: &'static str, about: &'static str) -> Command {
     Command::new(name).about(about)
 }
@@ -51,8 +56,8 @@ pub fn build() -> Command {
             start_like("startOrReload", "start a config file's apps, reloading those already running", target("file", "config file")),
             start_like("startOrGracefulReload", "same as startOrReload", target("file", "config file")),
             start_like("dev", "run apps in the foreground, restarting on file changes (what pm2-dev runs)", Arg::new("script").num_args(1..).help("[start] script or config file")).hide(true),
-            cmd("stop", "stop apps").arg(targets("id, name, namespace, all or config file")).arg(switch("watch", "stop watching too")),
-            cmd("delete", "stop apps and remove them from the list").visible_alias("del").arg(targets("id, name, namespace, all or config file")),
+            cmd("stop", "stop apps").arg(targets("id, name, namespace, all, config file or - (stdin)")).arg(switch("watch", "stop watching too")).arg(only()),
+            cmd("delete", "stop apps and remove them from the list").visible_alias("del").arg(targets("id, name, namespace, all, config file or - (stdin)")).arg(only()),
             cmd("scale", "scale an app to <number> instances, or +n / -n").arg(target("name", "app name")).arg(target("number", "instances").allow_hyphen_values(true)),
             cmd("reset", "reset an app's restart counters").arg(target("target", "id, name, namespace or all")),
             cmd("sendSignal", "send a signal to apps").arg(target("signal", "SIGUSR2, SIGHUP, ...")).arg(target("target", "id or name")),

@@ -123,6 +123,8 @@ fn number_or_text(s: &str) -> Value {
 fn value_of(kind: Kind, value: Option<&str>) -> Value {
     match (kind, value.filter(|v| !v.is_empty())) {
         (Kind::Switch(b), _) => json!(b),
+        // `--node-args=null` on restart drops the option (pm2's word for it).
+        (_, Some("null")) => json!("null"),
         (Kind::TextOrTrue | Kind::ListOrTrue, None) => json!(true),
         (Kind::Number, Some(v)) => number_or_text(v),
         (Kind::List | Kind::ListOrTrue, Some(v)) => Value::Array(split_list(v)),
