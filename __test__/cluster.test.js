@@ -462,6 +462,9 @@ test("scale: to n, '+k', '-k'; same count is an error; new workers share the por
   const [last] = procs;
   await waitFor(() => beforeDown.filter((pid) => pid !== last.pid).every((pid) => !isAlive(pid)),
     { message: 'a removed worker is still alive' });
+  // Scaling down removes the oldest workers (as pm2): the one left may be the newest, still
+  // starting.
+  await waitFor(() => hasEvent(events, last.pid, 'listening'), { message: 'the remaining worker never listened' });
   const r = await httpGet({ host: '127.0.0.1', port });
   assert.equal(JSON.parse(r.body).pid, last.pid, 'the remaining worker answers');
 
