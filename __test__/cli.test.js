@@ -90,6 +90,9 @@ test('prettylist prints the list as Node\'s util.inspect shows it (no newline af
   const r = await box.pm2cli(['prettylist']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, require('node:util').inspect(list, false, null, false));
+  const raw = await box.pm2cli(['jlist']);
+  assert.deepEqual(JSON.parse(raw.stdout), list);
+  assert.ok(raw.stdout.endsWith(']'), 'jlist: the JSON alone, no newline after it');
   assert.match(r.stdout, /exec_mode: 'fork_mode'/);
   assert.match(r.stdout, /args: \[ "it's", 'a\\nb' \]/);
 });

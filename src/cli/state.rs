@@ -23,10 +23,11 @@ pub fn ls(ctx: &mut Ctx, m: &ArgMatches) -> Outcome {
     print_table(ctx, m.get_flag("mini-list"), m.get_one::<String>("sort").map(String::as_str))
 }
 
-/// The daemon's answer as it comes: no parsing, no re-encoding.
+/// The daemon's answer as it comes: no parsing, no re-encoding, and (as pm2 writes it) no
+/// newline after it.
 pub fn jlist(ctx: &mut Ctx) -> Outcome {
     let text = ctx.call_raw("list", "null")?;
-    output::print(text);
+    output::write(text);
     Ok(())
 }
 
