@@ -125,6 +125,15 @@ pub struct ActionParams {
     pub opts: Option<Value>,
 }
 
+/// `web`: serve the web interface on `address` (a port or host:port), or `stop` it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct WebParams {
+    pub address: Option<String>,
+    pub read_only: bool,
+    pub stop: bool,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct DumpParams {
@@ -172,6 +181,7 @@ pub enum Request {
     Resurrect(ContextParams),
     Subscribe,
     Kill,
+    Web(WebParams),
     /// Fails inside the daemon on purpose (`"request"`: while serving the call,
     /// `"supervisor"`: inside the supervisor), to prove one failure harms nothing else.
     #[cfg(test)]
@@ -217,6 +227,7 @@ impl Request {
             "resurrect" => Request::Resurrect(p(method, params)?),
             "subscribe" => Request::Subscribe,
             KILL => Request::Kill,
+            "web" => Request::Web(p(method, params)?),
             #[cfg(test)]
             "panic" => Request::Panic(params.get("in").and_then(Value::as_str).unwrap_or("request").to_string()),
             other => return Err(format!("not implemented: {other}")),
