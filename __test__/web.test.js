@@ -9,6 +9,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const http = require('node:http');
 
 const { IS_ORIGINAL, waitFor } = require('./helpers');
 const { cliSandbox } = require('./cli-helpers');
@@ -162,6 +163,7 @@ test('off loopback, everything but health and the page itself needs the token; o
   for (const open of ['/healthz', '/dashboard', '/dashboard/page.js']) assert.equal((await fetch(base + open)).status, 200, open);
   for (const closed of ['/', '/metrics', '/api/app/0', '/api/stream']) assert.equal((await fetch(base + closed)).status, 401, closed);
   assert.equal((await fetch(`${base}/metrics`, { headers: { 'X-PM2-Token': token } })).status, 200);
+  assert.equal((await fetch(`${base}/metrics`, { headers: { Authorization: `Bearer ${token}` } })).status, 200, 'a scraper sends it as a bearer token');
 
   const streams = [];
   t.after(() => streams.forEach((s) => s.abort()));
@@ -179,4 +181,33 @@ test('off loopback, everything but health and the page itself needs the token; o
   const stopped = await box.pm2cli(['web', '--stop']);
   assert.match(stopped.stdout, /stopped/);
   await assert.rejects(localGet(port, '/healthz'), 'no longer served');
+});
+
+test('a page that falls behind a log flood loses no line silently: lines received plus lines it was told it skipped add up', { skip }, async (t) => {
+  const { box, port, token } = await served(t);
+  const LINES = 50000;
+  box.writeApp('flood.js', `let i = 0; function go() { let ok = true; while (i < ${LINES} && ok) ok = process.stdout.write('flood ' + i++ + '\\n'); if (i < ${LINES}) process.stdout.once('drain', go) } go(); setInterval(() => {}, 1000)\n`);
+  const seen = { lines: 0, skipped: 0 };
+  const req = http.get({ host: '127.0.0.1', port, path: `/api/stream?token=${token}`, agent: false }, (res) => {
+    let buf = '';
+    res.setEncoding('utf8');
+    res.on('data', (d) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const [head, data] = buf.slice(0, i).split('\ndata: ');
+        buf = buf.slice(i + 2);
+        if (head === 'event: log' && JSON.parse(data).name === 'flood') seen.lines++;
+        if (head === 'event: skipped') seen.skipped += JSON.parse(data).messages;
+      }
+    });
+  });
+  req.on('error', () => {});
+  t.after(() => req.destroy());
+  await waitFor(() => req.socket, { message: 'the stream did not open' });
+  assert.equal((await box.pm2cli(['stop', 'ticker'])).code, 0, 'only the flood writes');
+  assert.equal((await box.pm2cli(['start', 'flood.js', '--name', 'flood'])).code, 0);
+  // Skipped messages may include process summaries (one a second) and events as well as lines.
+  await waitFor(() => seen.lines + seen.skipped >= LINES, { timeout: 30000, message: `lines lost silently: ${JSON.stringify(seen)} of ${LINES}` });
+  assert.ok(seen.lines + seen.skipped <= LINES + 60, JSON.stringify(seen));
 });

@@ -152,22 +152,30 @@ fn frames(buf: &mut Vec<u8>) -> Vec<Event> {
     events
 }
 
+/// `line`, cut to `MAX_LINE` bytes with a mark when longer.
+fn cut(line: &str) -> String {
+    if line.len() <= MAX_LINE {
+        return line.to_string();
+    }
+    let mut end = MAX_LINE;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &line[..end])
+}
+
 fn route(feed: &Feed, e: Event) {
     let d = &e.data;
     match e.event.as_str() {
         "log:out" | "log:err" => {
-            let mut line = d["data"].as_str().unwrap_or_default().trim_end_matches(['\n', '\r']).to_string();
-            if line.len() > MAX_LINE {
-                let mut cut = MAX_LINE;
-                while !line.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                line.truncate(cut);
-                line.push('…');
-            }
+            // A chunk of output may hold many lines: each is its own message, so that a page
+            // that skips is told how many lines.
             let stream = if e.event == "log:out" { "out" } else { "err" };
-            let item = json!({"at": d["at"], "pm_id": d["process"]["pm_id"], "name": d["process"]["name"], "stream": stream, "line": line});
-            feed.publish("log", item, Some((&feed.logs, RECENT_LOGS)));
+            for line in d["data"].as_str().unwrap_or_default().split_terminator('\n') {
+                let line = cut(line.strip_suffix('\r').unwrap_or(line));
+                let item = json!({"at": d["at"], "pm_id": d["process"]["pm_id"], "name": d["process"]["name"], "stream": stream, "line": line});
+                feed.publish("log", item, Some((&feed.logs, RECENT_LOGS)));
+            }
         }
         "process:event" => {
             let p = &d["process"];
@@ -207,6 +215,9 @@ mod tests {
             route(&feed, Event { event: "log:out".into(), data: json!({"data": format!("line {i}"), "process": {"pm_id": 0, "name": "a"}}) });
         }
         assert!(matches!(rx.recv().await, Err(broadcast::error::RecvError::Lagged(10))));
+        route(&feed, Event { event: "log:err".into(), data: json!({"data": "one\r\ntwo\n", "process": {"pm_id": 0, "name": "a"}}) });
+        let lines: Vec<Value> = feed.recent_logs().iter().rev().take(2).map(|l| l["line"].clone()).collect();
+        assert_eq!(lines, [json!("two"), json!("one")]);
         assert_eq!(feed.recent_logs().len(), RECENT_LOGS);
         feed.close();
     }

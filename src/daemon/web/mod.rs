@@ -44,6 +44,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_BODY: usize = 4096;
 /// A comment on an idle stream, so that a page that went away is noticed.
 const KEEPALIVE: Duration = Duration::from_secs(15);
+/// Bytes of waiting events written to a stream at once.
+const BATCH: usize = 64 * 1024;
 /// The file in `PM2_HOME` that holds the token.
 const TOKEN_FILE: &str = "web.token";
 
@@ -181,7 +183,10 @@ async fn serve(server: Arc<Server>, listener: tokio::net::TcpListener) {
             drop(place);
         });
     }
+    // The daemon stops: drop the server, which holds the daemon (an in-process daemon is
+    // then freed).
     server.feed.close();
+    server.d.web.running.lock().take();
 }
 
 fn full(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
@@ -221,9 +226,13 @@ fn same_secret(a: &str, b: &str) -> bool {
 }
 
 impl Server {
-    /// The token came with the request (`X-PM2-Token` header, or `?token=` for a stream).
+    /// The token came with the request (`X-PM2-Token`, `Authorization: Bearer` for a
+    /// scraper, or `?token=` for a page's stream, which cannot send headers).
     fn authorized(&self, req: &Request<Incoming>) -> bool {
-        let given = req.headers().get("x-pm2-token").and_then(|v| v.to_str().ok()).or_else(|| query_param(req.uri().query(), "token"));
+        let header = |name| req.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+        let given = header("x-pm2-token")
+            .or_else(|| header("authorization").and_then(|a| a.strip_prefix("Bearer ")))
+            .or_else(|| query_param(req.uri().query(), "token"));
         given.is_some_and(|t| same_secret(t, &self.token))
     }
 
@@ -326,13 +335,21 @@ impl Server {
             if let Some(first) = s.first.take() {
                 return Some((Ok(Frame::data(first)), s));
             }
-            let bytes = match tokio::time::timeout(KEEPALIVE, s.rx.recv()).await {
-                Err(_) => Bytes::from_static(b": keepalive\n\n"),
-                Ok(Ok(b)) => b,
-                Ok(Err(broadcast::error::RecvError::Lagged(n))) => feed::sse("skipped", &json!({"messages": n})),
+            let mut out = match tokio::time::timeout(KEEPALIVE, s.rx.recv()).await {
+                Err(_) => return Some((Ok(Frame::data(Bytes::from_static(b": keepalive\n\n"))), s)),
+                Ok(Ok(b)) => b.to_vec(),
+                Ok(Err(broadcast::error::RecvError::Lagged(n))) => skipped(n).to_vec(),
                 Ok(Err(broadcast::error::RecvError::Closed)) => return None,
             };
-            Some((Ok::<_, Infallible>(Frame::data(bytes)), s))
+            // What else is waiting goes in the same write.
+            while out.len() < BATCH {
+                match s.rx.try_recv() {
+                    Ok(b) => out.extend_from_slice(&b),
+                    Err(broadcast::error::TryRecvError::Lagged(n)) => out.extend_from_slice(&skipped(n)),
+                    Err(_) => break,
+                }
+            }
+            Some((Ok::<_, Infallible>(Frame::data(Bytes::from(out))), s))
         });
         let mut r = Response::new(BodyExt::boxed_unsync(StreamBody::new(frames)));
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
@@ -378,6 +395,11 @@ impl Server {
             Err(e) => json_reply(StatusCode::UNPROCESSABLE_ENTITY, &json!({"ok": false, "error": e})),
         }
     }
+}
+
+/// Tells a page how many messages it missed by falling behind.
+fn skipped(n: u64) -> Bytes {
+    feed::sse("skipped", &json!({"messages": n}))
 }
 
 /// The ids an action touched.
