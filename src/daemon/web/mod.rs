@@ -82,6 +82,8 @@ pub fn start(d: &Arc<Daemon>, params: WebParams) -> Result<Value, String> {
     let token = ensure_token(&d.home.root.join(TOKEN_FILE))?;
     if let Some(r) = running.as_ref().filter(|r| r.address == address) {
         r.server.read_only.store(params.read_only, Ordering::Relaxed);
+        // The file may have been replaced (deleted to revoke the token): the new one counts.
+        *r.server.token.lock() = token.clone();
     } else {
         running.take();
         let listener = http::bind(&address)?;
@@ -89,7 +91,7 @@ pub fn start(d: &Arc<Daemon>, params: WebParams) -> Result<Value, String> {
         let loopback = address.parse::<SocketAddr>().map(|a| a.ip().is_loopback()).unwrap_or(false);
         let server = Arc::new(Server {
             d: d.clone(),
-            token: token.clone(),
+            token: Mutex::new(token.clone()),
             loopback,
             read_only: AtomicBool::new(params.read_only),
             feed: Arc::new(feed::Feed::new()),
@@ -108,11 +110,13 @@ pub fn start(d: &Arc<Daemon>, params: WebParams) -> Result<Value, String> {
     }))
 }
 
-/// The token in `path`, created (0600, random) if there is none.
+/// The token in `path`, created (0600, random) if there is none, or if the file is not
+/// private any more (then the old token may be known to others).
 fn ensure_token(path: &std::path::Path) -> Result<String, String> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Ok(t) = std::fs::read_to_string(path) {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let private = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o077 == 0);
+    if let Ok(t) = std::fs::read_to_string(path).map_err(|_| ()).and_then(|t| if private { Ok(t) } else { Err(()) }) {
         let t = t.trim();
         if t.len() >= 32 && t.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Ok(t.to_string());
@@ -133,7 +137,7 @@ fn ensure_token(path: &std::path::Path) -> Result<String, String> {
 
 struct Server {
     d: Arc<Daemon>,
-    token: String,
+    token: Mutex<String>,
     loopback: bool,
     read_only: AtomicBool,
     feed: Arc<feed::Feed>,
@@ -233,7 +237,7 @@ impl Server {
         let given = header("x-pm2-token")
             .or_else(|| header("authorization").and_then(|a| a.strip_prefix("Bearer ")))
             .or_else(|| query_param(req.uri().query(), "token"));
-        given.is_some_and(|t| same_secret(t, &self.token))
+        given.is_some_and(|t| same_secret(t, &self.token.lock()))
     }
 
     /// On loopback, a request must name a loopback host: a page of another site that made
@@ -462,13 +466,17 @@ mod tests {
     }
 
     #[test]
-    fn a_token_is_created_private_once_and_kept() {
+    fn a_token_is_created_private_once_kept_and_replaced_once_readable() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(TOKEN_FILE);
         let t = ensure_token(&path).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         assert_eq!(ensure_token(&path).unwrap(), t);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let renewed = ensure_token(&path).unwrap();
+        assert_ne!(renewed, t, "a token others could read is replaced");
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         assert!(same_secret(&t, &t.clone()) && !same_secret(&t, "x"));
         assert_eq!(query_param(Some("a=1&token=abc"), "token"), Some("abc"));
     }
