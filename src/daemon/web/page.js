@@ -49,11 +49,15 @@ function drawChart(canvas, points) {
   const ctx = canvas.getContext('2d');
   const w = canvas.width, h = canvas.height;
   ctx.clearRect(0, 0, w, h);
-  if (!points || points.length === 0) return;
+  ctx.fillStyle = '#eef0f4';
+  ctx.fillRect(0, 0, w, h);
+  if (!points || points.length === 0) { canvas.title = 'no sample yet: one point every 10 s'; return; }
   const now = Date.now(), span = 3600 * 1000;
   const x = (at) => w - ((now - at) / span) * w;
   const line = (values, max, colour) => {
     ctx.strokeStyle = colour;
+    ctx.fillStyle = colour;
+    if (points.length === 1) ctx.fillRect(x(points[0][0]) - 3, h - 2 - (values(points[0]) / max) * (h - 2), 3, 3);
     ctx.beginPath();
     points.forEach((p, i) => {
       const y = h - 1 - (values(p) / max) * (h - 2);
