@@ -211,3 +211,23 @@ test('a page that falls behind a log flood loses no line silently: lines receive
   await waitFor(() => seen.lines + seen.skipped >= LINES, { timeout: 30000, message: `lines lost silently: ${JSON.stringify(seen)} of ${LINES}` });
   assert.ok(seen.lines + seen.skipped <= LINES + 60, JSON.stringify(seen));
 });
+
+test('pm2-runtime --web serves the same dashboard, with / and /metrics still open to probes and scrapers', { skip }, async (t) => {
+  const { workspace } = require('./runtime-helpers');
+  const ws = workspace(t);
+  ws.write('app.js', TICKER);
+  const port = await freePort();
+  const rt = ws.run(['start', 'app.js', '--name', 'ticker', '--web', `0.0.0.0:${port}`]);
+  await rt.waitOut(/dashboard at http:\/\/0\.0\.0\.0:\d+\/dashboard/);
+  await waitFor(async () => (await localGet(port, '/readyz')).status === 200, { timeout: 15000, message: 'never ready' });
+  assert.equal((await localGet(port, '/dashboard')).status, 200);
+  const metrics = await localGet(port, '/metrics');
+  assert.equal(metrics.status, 200);
+  assert.match(metrics.body, /pm2_up\{name="ticker"/);
+  assert.equal((await localGet(port, '/')).status, 200);
+  assert.equal((await localGet(port, '/api/app/0')).status, 401, 'off loopback, the dashboard\'s data needs the token');
+  const token = fs.readFileSync(path.join(ws.home, 'web.token'), 'utf8').trim();
+  assert.equal((await localGet(port, '/api/app/0', { 'X-PM2-Token': token })).status, 200);
+  rt.child.kill('SIGTERM');
+  assert.equal((await rt.exited).code, 0);
+});

@@ -132,6 +132,9 @@ pub struct WebParams {
     pub address: Option<String>,
     pub read_only: bool,
     pub stop: bool,
+    /// `/` (environments left out) and `/metrics` served without the token on any address,
+    /// as `pm2-runtime --web` serves them to probes and scrapers.
+    pub public_list: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -4,7 +4,8 @@
 //!
 //! It reads the process list as a client of the daemon's own socket, so it depends on nothing
 //! but the `list` request. Off unless asked: `PM2_METRICS_PORT` (`9615` or `host:port`) for a
-//! daemon, `--web [port]` for `pm2-runtime`. A bare port binds 127.0.0.1.
+//! daemon. A bare port binds 127.0.0.1. `pm2 web` and `pm2-runtime --web` serve the same
+//! answers (`respond`) through the daemon's web interface (`web`), with its dashboard.
 
 use std::convert::Infallible;
 use std::fmt::Write as _;

@@ -82,6 +82,7 @@ pub fn start(d: &Arc<Daemon>, params: WebParams) -> Result<Value, String> {
     let token = ensure_token(&d.home.root.join(TOKEN_FILE))?;
     if let Some(r) = running.as_ref().filter(|r| r.address == address) {
         r.server.read_only.store(params.read_only, Ordering::Relaxed);
+        r.server.public_list.store(params.public_list, Ordering::Relaxed);
         // The file may have been replaced (deleted to revoke the token): the new one counts.
         *r.server.token.lock() = token.clone();
     } else {
@@ -94,6 +95,7 @@ pub fn start(d: &Arc<Daemon>, params: WebParams) -> Result<Value, String> {
             token: Mutex::new(token.clone()),
             loopback,
             read_only: AtomicBool::new(params.read_only),
+            public_list: AtomicBool::new(params.public_list),
             feed: Arc::new(feed::Feed::new()),
             streams: Arc::new(Semaphore::new(MAX_STREAMS)),
         });
@@ -140,6 +142,8 @@ struct Server {
     token: Mutex<String>,
     loopback: bool,
     read_only: AtomicBool,
+    /// `/` and `/metrics` open on any address (`pm2-runtime --web`).
+    public_list: AtomicBool,
     feed: Arc<feed::Feed>,
     streams: Arc<Semaphore>,
 }
@@ -260,7 +264,8 @@ impl Server {
         }
         let path = req.uri().path().to_string();
         let authorized = self.authorized(&req);
-        let open = matches!(path.as_str(), "/healthz" | "/readyz" | "/dashboard" | "/dashboard/" | "/dashboard/page.js" | "/dashboard/page.css");
+        let open = matches!(path.as_str(), "/healthz" | "/readyz" | "/dashboard" | "/dashboard/" | "/dashboard/page.js" | "/dashboard/page.css")
+            || (matches!(path.as_str(), "/" | "/metrics") && self.public_list.load(Ordering::Relaxed));
         if !self.loopback && !open && !authorized {
             return refuse(StatusCode::UNAUTHORIZED, "this address needs the token (pm2 web prints it)");
         }
