@@ -91,6 +91,7 @@ class Bus {
     this._native = null
     this._closed = false
     this._open = open
+    this._opening = null
   }
 
   on(pattern, fn) {
@@ -108,10 +109,19 @@ class Bus {
 
   close(cb) {
     this._closed = true
-    const native = this._native
-    this._native = null
-    const done = native ? native.close() : Promise.resolve()
+    // A subscription still being opened closes itself when it is ready (see _subscribe).
+    const done = Promise.resolve(this._opening).then(() => {
+      const native = this._native
+      this._native = null
+      return native && native.close()
+    })
     return settle(cb, () => done.then(() => undefined))
+  }
+
+  // A subscription that could not be made is the bus's own error.
+  _report(e) {
+    if (this._errorListeners.length === 0) process.emitWarning(e.message)
+    for (const fn of this._errorListeners.slice()) process.nextTick(fn, e)
   }
 
   // The daemon dropped this subscription (it fell too far behind): subscribe again, then
@@ -121,13 +131,9 @@ class Bus {
     const err = new Error(`The bus subscription was dropped by the daemon (${reason}); events were lost, reconnected`)
     const old = this._native
     this._native = null
-    const report = (e) => {
-      if (this._errorListeners.length === 0) process.emitWarning(e.message)
-      for (const fn of this._errorListeners.slice()) process.nextTick(fn, e)
-    }
     Promise.resolve(old && old.close())
       .then(() => this._open(this))
-      .then(() => report(err), (e) => report(e))
+      .then(() => this._report(err), (e) => this._report(e))
   }
 
   _dispatch(batch) {
@@ -237,6 +243,15 @@ function appName(app) {
   return typeof script === 'string' ? path.basename(script, path.extname(script)) : undefined
 }
 
+// Inside an app that a pm2 daemon manages, an open connection keeps the app alive until
+// disconnect(), as under pm2: there an app whose work is done would exit and be restarted in
+// a loop. Elsewhere a script exits when its work is done.
+const INSIDE_MANAGED_APP = process.env.pm_id !== undefined && process.env.unique_id !== undefined
+
+// Bus subscriptions of this process that the daemon has not confirmed yet (launchBus calls
+// back before that); shared by every client object, since they share the daemon.
+const subscribing = new Set()
+
 class API {
   constructor(opts) {
     opts = opts && typeof opts === 'object' ? opts : {}
@@ -267,6 +282,7 @@ class API {
     }
     this._nativeClient = null
     this._connecting = null
+    this._keepAlive = null
     this._buses = new Set()
     try {
       for (const dir of ['', 'logs', 'pids']) fs.mkdirSync(path.join(this.pm2_home, dir), { recursive: true, mode: 0o700 })
@@ -308,7 +324,7 @@ class API {
         rpc_socket_file: path.join(this.pm2_home, 'rpc.sock'),
         pub_socket_file: path.join(this.pm2_home, 'rpc.sock'),
       }))
-      attempt.catch(() => {
+      attempt.then(() => this._holdEventLoop(), () => {
         if (this._connecting === attempt) this._connecting = null
       })
       this._connecting = attempt
@@ -316,8 +332,20 @@ class API {
     return this._connecting
   }
 
+  _holdEventLoop() {
+    if (INSIDE_MANAGED_APP && !this._keepAlive) this._keepAlive = setInterval(() => {}, 0x7fffffff)
+  }
+
+  _releaseEventLoop() {
+    clearInterval(this._keepAlive)
+    this._keepAlive = null
+  }
+
   async _call(method, params) {
     await this._connect()
+    // A request sent after launchBus() called back, by any client of this process, reaches
+    // the daemon after the bus's subscription, so the bus gets every event the request causes.
+    if (subscribing.size > 0) await Promise.all(subscribing)
     return JSON.parse(await this._native.call(method, JSON.stringify(params || {})))
   }
 
@@ -541,6 +569,7 @@ class API {
       }
       const res = await this._call('kill')
       this._connecting = null
+      this._releaseEventLoop()
       return res
     })
   }
@@ -552,6 +581,7 @@ class API {
   disconnect(cb) {
     return settle(cb, async () => {
       this._connecting = null
+      this._releaseEventLoop()
       const buses = [...this._buses]
       this._buses.clear()
       await Promise.all(buses.map((bus) => bus.close()))
@@ -578,22 +608,21 @@ class API {
     return settle(cb, () => this._call('resurrect', { context: this._context() }))
   }
 
-  // A saved process list exists: dump.pm2 or its backup holds a JSON array.
+  // A saved process list exists: dump.pm2 or its backup holds one. As under pm2, a broken
+  // file does not stay under its own name (it is kept as `<file>.broken`).
   _hasDump() {
-    return ['dump.pm2', 'dump.pm2.bak'].some((file) => {
-      try {
-        return Array.isArray(JSON.parse(fs.readFileSync(path.join(this.pm2_home, file), 'utf8')))
-      } catch (_) {
-        return false
-      }
-    })
+    return nativeAddon().binding.hasSavedProcessList(this.pm2_home)
   }
 
-  // A new daemon, started from this process's environment, with every app brought back.
+  // A new daemon, started from this process's environment, with every app brought back;
+  // over a running original pm2 daemon, its apps are taken over (as `pm2 update`).
   update(cb) {
     return settle(cb, async () => {
-      await this._call('dump', { force: true })
-      await this.killDaemon()
+      const takenOver = await nativeAddon().binding.takeOverOriginal(this.pm2_home)
+      if (takenOver == null) {
+        await this._call('dump', { force: true })
+        await this.killDaemon()
+      }
       await this._connect()
       await this._call('resurrect', { context: this._context() })
       return { success: true }
@@ -639,11 +668,16 @@ class API {
     })
   }
 
+  // Calls back as soon as the daemon is connected, as pm2 does once its bus socket is; the
+  // subscription is confirmed meanwhile, and this client's next requests wait for it.
   launchBus(cb) {
     return settle(cb, async () => {
       await this._connect()
       const bus = new Bus((b) => this._subscribe(b))
-      await this._subscribe(bus)
+      const opening = this._subscribe(bus).catch((e) => bus._report(e))
+      bus._opening = opening
+      subscribing.add(opening)
+      opening.then(() => subscribing.delete(opening))
       this._buses.add(bus)
       return bus
     })

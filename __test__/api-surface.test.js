@@ -250,6 +250,7 @@ test('serve: single-page apps, basic auth, and no path outside the served direct
   const site = path.join(dir, 'site');
   fs.mkdirSync(site);
   fs.writeFileSync(path.join(site, 'index.html'), 'spa');
+  fs.writeFileSync(path.join(site, 'other.html'), 'other page');
   fs.writeFileSync(path.join(dir, 'secret.txt'), 'secret');
   const port = await freePort();
   await pm2.serve(site, port, { spa: true, basicAuthUsername: 'u', basicAuthPassword: 'p' });
@@ -257,6 +258,10 @@ test('serve: single-page apps, basic auth, and no path outside the served direct
   const deep = await waitFor(() => localGet(port, '/some/route', auth).catch(() => null), { timeout: 15000, message: 'server never answered' });
   assert.equal(deep.status, 200);
   assert.equal(deep.body, 'spa');
+  // A page linked relatively from any route is found by its name at the root.
+  const linked = await localGet(port, '/some/route/other.html', auth);
+  assert.equal(linked.status, 200);
+  assert.equal(linked.body, 'other page');
   assert.equal((await localGet(port, '/')).status, 401);
   const escape = await localGet(port, '/../secret.txt', auth);
   assert.notEqual(escape.body, 'secret');

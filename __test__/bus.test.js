@@ -59,6 +59,40 @@ test('launchBus answers (err, bus) with on/off/close', { timeout: TEST_TIMEOUT }
   assert.equal(typeof bus.close, 'function');
 });
 
+test('launchBus calls back before the next setImmediate once connected', { timeout: TEST_TIMEOUT }, async (t) => {
+  const { pm2 } = await sandbox(t);
+  await call(pm2, 'connect');
+  const order = [];
+  const bus = await new Promise((resolve, reject) => {
+    pm2.launchBus((err, b) => {
+      order.push('launchBus');
+      if (err) reject(err); else resolve(b);
+    });
+    setImmediate(() => order.push('setImmediate'));
+  });
+  t.after(() => closeBus(bus));
+  assert.deepEqual(order, ['launchBus']);
+});
+
+test('a bus used right after launchBus called back misses no event of the calls that follow', { timeout: TEST_TIMEOUT }, async (t) => {
+  const { pm2, writeApp } = await sandbox(t);
+  const script = writeApp('steady.js', apps.forever);
+  await call(pm2, 'connect');
+  const seen = [];
+  const bus = await new Promise((resolve, reject) => {
+    pm2.launchBus((err, b) => {
+      if (err) return reject(err);
+      // Subscribed and used at once, as pm2's own tests do; the start goes out right away.
+      b.on('process:event', (packet) => seen.push(`${packet.process.name}:${packet.event}`));
+      pm2.start({ script, name: 'early' }, () => {});
+      resolve(b);
+    });
+  });
+  t.after(() => closeBus(bus));
+  await waitFor(() => seen.includes('early:online'), { message: `online never seen: ${seen}` });
+  assert.ok(seen.includes('early:start'), `start seen: ${seen}`);
+});
+
 test('process:event: start, online, restart, stop, exit with their packet shape', { timeout: TEST_TIMEOUT }, async (t) => {
   const { pm2, writeApp } = await sandbox(t);
   const script = writeApp('ev.js', apps.forever);

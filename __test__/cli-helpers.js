@@ -4,6 +4,7 @@
 // directory). With PM2_IMPL=pm2-original the original pm2's command runs instead, so the
 // same checks hold for both where the two agree.
 
+const assert = require('node:assert/strict');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { ROOT, IS_ORIGINAL, sandbox, runChild } = require('./helpers');
@@ -30,6 +31,25 @@ async function cliSandbox(t) {
     return { ...r, stdout: plain(r.stdout), stderr: plain(r.stderr) };
   };
   return box;
+}
+
+// An app that prints a line every 200 ms (with its arguments).
+const TICKER = "setInterval(() => console.log('tick ' + process.argv.slice(2).join(' ')), 200)\n";
+
+// A sandbox with `app.js` started as `name` (plus `extra` flags).
+async function withApp(t, name = 'api', extra = [], source = TICKER) {
+  const box = await cliSandbox(t);
+  box.writeApp('app.js', source);
+  const r = await box.pm2cli(['start', 'app.js', '--name', name, ...extra]);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  return box;
+}
+
+// `pm2 jlist`, parsed.
+async function jlist(box) {
+  const r = await box.pm2cli(['jlist']);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
 }
 
 // The rows of pm2's process table: [{ id, name, namespace, mode, status, ... }].
@@ -75,4 +95,4 @@ function terminals(t, { cols = 120, rows = 30 } = {}) {
   };
 }
 
-module.exports = { CLI, cliSandbox, tableRows, plain, hasTmux, terminals };
+module.exports = { CLI, TICKER, cliSandbox, withApp, jlist, tableRows, plain, hasTmux, terminals };

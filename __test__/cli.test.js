@@ -10,23 +10,7 @@ const path = require('node:path');
 const { spawn } = require('node:child_process');
 
 const { IS_ORIGINAL, waitFor } = require('./helpers');
-const { CLI, cliSandbox, tableRows, hasTmux, terminals } = require('./cli-helpers');
-
-const TICKER = "setInterval(() => console.log('tick ' + process.argv.slice(2).join(' ')), 200)\n";
-
-async function withApp(t, name = 'api', extra = [], source = TICKER) {
-  const box = await cliSandbox(t);
-  box.writeApp('app.js', source);
-  const r = await box.pm2cli(['start', 'app.js', '--name', name, ...extra]);
-  assert.equal(r.code, 0, r.stderr + r.stdout);
-  return box;
-}
-
-async function jlist(box) {
-  const r = await box.pm2cli(['jlist']);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout);
-}
+const { CLI, TICKER, cliSandbox, withApp, jlist, tableRows, hasTmux, terminals } = require('./cli-helpers');
 
 test('start shows the table with the app online; ls and its aliases show the same table', async (t) => {
   const box = await withApp(t);
@@ -41,6 +25,17 @@ test('start shows the table with the app online; ls and its aliases show the sam
     assert.equal(rows[0].mode, 'fork');
     assert.equal(rows[0].namespace, 'default');
   }
+});
+
+test('the table printed right after start shows the app\'s memory, not 0b', async (t) => {
+  const box = await cliSandbox(t);
+  // Ready once Node has loaded it: a process that has only just exec'd has no pages yet.
+  box.writeApp('app.js', "process.send('ready');\n" + TICKER);
+  const r = await box.pm2cli(['start', 'app.js', '--name', 'api', '--wait-ready']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const [row] = tableRows(r.stdout);
+  assert.equal(row.status, 'online');
+  assert.notEqual(row.mem, '0b', r.stdout);
 });
 
 test('start flags become the app options; arguments after -- reach the app', async (t) => {
@@ -85,6 +80,30 @@ test('a config file starts with --env and --only; stop and delete take the file 
   r = await box.pm2cli(['delete', 'ecosystem.config.js']);
   assert.equal(r.code, 0, r.stderr + r.stdout);
   assert.deepEqual(await jlist(box), []);
+});
+
+test('prettylist prints the list as Node\'s util.inspect shows it (no newline after it), jlist as JSON', async (t) => {
+  const box = await withApp(t, 'api', ['--', "it's", 'a\nb']);
+  // A stopped app's description holds still between the two reads (no cpu or memory).
+  assert.equal((await box.pm2cli(['stop', 'api'])).code, 0);
+  const list = await jlist(box);
+  const r = await box.pm2cli(['prettylist']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, require('node:util').inspect(list, false, null, false));
+  assert.match(r.stdout, /exec_mode: 'fork_mode'/);
+  assert.match(r.stdout, /args: \[ "it's", 'a\\nb' \]/);
+});
+
+test('each process names its script path once: in pm2_env, not again in its environment', async (t) => {
+  const box = await withApp(t, 'web', ['-i', '2']);
+  const r = await box.pm2cli(['prettylist']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.split('\n').filter((l) => l.includes('app.js')).length, 2);
+  const procs = await jlist(box);
+  for (const p of procs) {
+    assert.equal(p.pm2_env.pm_exec_path, path.join(box.dir, 'app.js'));
+    assert.equal(p.pm2_env.env.pm_exec_path, undefined);
+  }
 });
 
 test('stop, restart, reload and delete select by name, id, namespace and all', async (t) => {
@@ -152,6 +171,10 @@ test('describe, pid, id and env tell about one app; describe of an unknown app e
   r = await box.pm2cli(['env', '0']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^PM2_HOME: /m);
+  // env lists the environment flattened onto pm2_env, without pm2's bookkeeping keys.
+  assert.match(r.stdout, /^namespace: default$/m);
+  assert.match(r.stdout, /^NODE_APP_INSTANCE: 0$/m);
+  assert.doesNotMatch(r.stdout, /^(name|restart_time|status|env): /m);
   r = await box.pm2cli(['describe', 'nope']);
   assert.equal(r.code, 1);
   assert.match(r.stderr + r.stdout, /nope doesn't exist/);
@@ -301,6 +324,134 @@ test('set, get and unset keep a module\'s setting in module_conf.json', async (t
   r = await box.pm2cli(['unset', 'pm2-logrotate:max_size']);
   assert.equal(r.code, 0, r.stderr + r.stdout);
   assert.equal(JSON.parse(fs.readFileSync(path.join(box.home, 'module_conf.json'), 'utf8'))['pm2-logrotate'].max_size, undefined);
+});
+
+test('set <app>.<key> restarts that app with its settings in its environment; multiset does too', async (t) => {
+  const box = await withApp(t, 'echo', [], "setInterval(() => console.log('setting ' + process.env.config_var), 200)\n");
+  let r = await box.pm2cli(['set', 'echo.config_var', 'false']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  let [p] = await jlist(box);
+  assert.equal(p.pm2_env.restart_time, 1);
+  assert.equal(p.pm2_env.env.config_var, 'false');
+  await waitFor(() => fs.readFileSync(path.join(box.home, 'logs', 'echo-out.log'), 'utf8').includes('setting false'));
+  r = await box.pm2cli(['multiset', 'echo.conf true']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  [p] = await jlist(box);
+  assert.equal(p.pm2_env.restart_time, 2);
+  assert.equal(p.pm2_env.env.conf, 'true');
+  assert.equal(p.pm2_env.env.config_var, 'false');
+});
+
+// A compiled script whose source map points its first line at `main.ts`.
+const MAPPED = "setTimeout(() => { throw new Error('mapped') }, 100)\n//# sourceMappingURL=main.js.map\n";
+const MAP = JSON.stringify({ version: 3, file: 'main.js', sources: ['main.ts'], names: [], mappings: 'AAAA' });
+
+test("a Node app's stack traces follow its source map, unless --disable-source-map-support", async (t) => {
+  const box = await cliSandbox(t);
+  box.writeApp('main.js', MAPPED);
+  box.writeApp('main.js.map', MAP);
+  const errors = async (name, flags) => {
+    const r = await box.pm2cli(['start', 'main.js', '--name', name, '--no-autorestart', '-e', `${name}.log`, ...flags]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const file = path.join(box.dir, `${name}.log`);
+    return waitFor(() => fs.existsSync(file) && /Error: mapped[\s\S]*main\.[jt]s/.test(fs.readFileSync(file, 'utf8')) && fs.readFileSync(file, 'utf8'));
+  };
+  assert.match(await errors('mapped', []), /main\.ts/);
+  assert.doesNotMatch(await errors('raw', ['--disable-source-map-support']), /main\.ts/);
+});
+
+test('start of a stopped app\'s script starts it again; restart --watch toggles watching', async (t) => {
+  const box = await withApp(t, 'http');
+  const watch = async () => (await jlist(box))[0].pm2_env.watch;
+  let r = await box.pm2cli(['stop', 'http']);
+  assert.equal(r.code, 0, r.stderr);
+  r = await box.pm2cli(['start', 'app.js', '--name', 'http', '--watch']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  let list = await jlist(box);
+  assert.deepEqual(list.map((p) => [p.name, p.pm2_env.status]), [['http', 'online']]);
+  assert.equal(await watch(), true);
+  r = await box.pm2cli(['start', 'app.js', '--name', 'http']);
+  assert.equal(r.code, 1, 'a running script is not started twice');
+  await box.pm2cli(['restart', 'http', '--watch']);
+  assert.equal(await watch(), false);
+  await box.pm2cli(['restart', 'http', '--watch']);
+  assert.equal(await watch(), true);
+  list = await jlist(box);
+  assert.equal(list.length, 1);
+});
+
+test('a number is a valid app name: selecting it finds the name before the id', async (t) => {
+  const box = await withApp(t, '455');
+  let r = await box.pm2cli(['restart', '455']);
+  assert.equal(r.code, 0, r.stderr);
+  let [p] = await jlist(box);
+  assert.deepEqual([p.name, p.pm2_env.restart_time], ['455', 1]);
+  r = await box.pm2cli(['restart', '0']);
+  assert.equal(r.code, 0, r.stderr);
+  [p] = await jlist(box);
+  assert.equal(p.pm2_env.restart_time, 2);
+});
+
+test('-p names the pid file, with the instance id added', async (t) => {
+  const box = await withApp(t, 'echo', ['-p', 'echo.pid']);
+  const [p] = await jlist(box);
+  const file = path.join(box.dir, 'echo-0.pid');
+  await waitFor(() => fs.existsSync(file));
+  assert.equal(fs.readFileSync(file, 'utf8').trim(), String(p.pid));
+});
+
+test('a .json config that is not strict JSON is read as a JavaScript expression, as pm2 reads it', async (t) => {
+  const box = await cliSandbox(t);
+  box.writeApp('app.js', TICKER);
+  box.writeApp('loose.json', "{\n  // one app\n  apps: [{ script: 'app.js', name: 'loose', env: { MODE: 'x' } }]\n}\n");
+  const r = await box.pm2cli(['start', 'loose.json']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const [p] = await jlist(box);
+  assert.deepEqual([p.name, p.pm2_env.env.MODE], ['loose', 'x']);
+});
+
+test('a config file\'s static entries and script "serve" start file servers', async (t) => {
+  const { freePort, localGet } = require('./http');
+  const box = await cliSandbox(t);
+  box.writeApp('www/index.html', 'home page');
+  const [a, b] = [await freePort(), await freePort()];
+  box.writeApp('eco.json', JSON.stringify({
+    apps: [{ name: 'front', script: 'serve', env: { PM2_SERVE_PORT: b, PM2_SERVE_PATH: 'www' } }],
+    static: [{ path: 'www', port: a, basic_auth: { username: 'u', password: 'p' } }],
+  }));
+  const r = await box.pm2cli(['start', 'eco.json']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.deepEqual((await jlist(box)).map((p) => p.name).sort(), ['front', `static-page-server-${a}`]);
+  const auth = { Authorization: 'Basic ' + Buffer.from('u:p').toString('base64') };
+  const page = await waitFor(() => localGet(a, '/', auth).catch(() => null), { timeout: 15000 });
+  assert.deepEqual([page.status, page.body], [200, 'home page']);
+  assert.equal((await localGet(a, '/')).status, 401);
+  const front = await waitFor(() => localGet(b, '/index.html').catch(() => null), { timeout: 15000 });
+  assert.equal(front.body, 'home page');
+});
+
+test('updatePM2 restarts the daemon and keeps the apps', async (t) => {
+  const box = await withApp(t);
+  const r = await box.pm2cli(['updatePM2']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const list = await waitFor(async () => { const l = await jlist(box); return l.length === 1 && l[0].pm2_env.status === 'online' && l; });
+  assert.equal(list[0].name, 'api');
+});
+
+test('pm2-dev --test-mode starts the app watched under ~/.pm2-dev and returns', async (t) => {
+  const { ROOT, runChild } = require('./helpers');
+  const dev = IS_ORIGINAL ? path.join(ROOT, 'node_modules', 'pm2-original', 'bin', 'pm2-dev') : path.join(ROOT, 'bin', 'pm2-dev');
+  const box = await cliSandbox(t);
+  const devHome = path.join(box.dir, '.pm2-dev');
+  t.after(() => box.pm2cli(['kill'], { env: { PM2_HOME: devHome } }));
+  box.writeApp('app.js', TICKER);
+  const r = await runChild(dev, ['start', 'app.js', '--test-mode'], { cwd: box.dir, env: { HOME: box.dir, PM2_HOME: undefined }, timeout: 30000 });
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const list = await waitFor(async () => {
+    const l = JSON.parse((await box.pm2cli(['jlist'], { env: { PM2_HOME: devHome } })).stdout);
+    return l.length === 1 && l[0].pm2_env.status === 'online' && l;
+  });
+  assert.equal(list[0].pm2_env.watch, true);
 });
 
 test('out-of-scope commands say so and exit 1', { skip: IS_ORIGINAL }, async (t) => {

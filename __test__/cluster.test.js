@@ -10,6 +10,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const dgram = require('node:dgram');
 const fs = require('node:fs');
+const { execFileSync } = require('node:child_process');
 const http = require('node:http');
 const net = require('node:net');
 const os = require('node:os');
@@ -68,10 +69,15 @@ async function collectPids(reqOpts, expected, { max = 1500, batch = 12 } = {}) {
   return seen;
 }
 
-// Linux: number of sockets the daemon holds open (listening sockets, IPC channels, client
-// connections). Used to check that a failed or deleted app leaves none behind.
+// Number of sockets the daemon holds open (listening sockets, IPC channels, client
+// connections), from /proc on Linux and lsof elsewhere. Used to check that a failed or deleted
+// app leaves none behind.
 function daemonSocketCount(home) {
   const pid = readDaemonPid(home);
+  if (process.platform !== 'linux') {
+    const types = execFileSync('lsof', ['-n', '-P', '-a', '-p', String(pid), '-F', 't'], { encoding: 'utf8' });
+    return types.split('\n').filter((l) => /^t(unix|IPv4|IPv6)$/.test(l)).length;
+  }
   let n = 0;
   for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
     try { if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) n += 1; } catch { /* closed meanwhile */ }
@@ -462,6 +468,9 @@ test("scale: to n, '+k', '-k'; same count is an error; new workers share the por
   const [last] = procs;
   await waitFor(() => beforeDown.filter((pid) => pid !== last.pid).every((pid) => !isAlive(pid)),
     { message: 'a removed worker is still alive' });
+  // Scaling down removes the oldest workers (as pm2): the one left may be the newest, still
+  // starting.
+  await waitFor(() => hasEvent(events, last.pid, 'listening'), { message: 'the remaining worker never listened' });
   const r = await httpGet({ host: '127.0.0.1', port });
   assert.equal(JSON.parse(r.body).pid, last.pid, 'the remaining worker answers');
 

@@ -266,6 +266,24 @@ test('selectors: numeric string id, script path, /regex/, namespace, all', async
   assert.ok(Object.values(await status()).every((s) => s === 'stopped'));
 });
 
+test('an app started by a path with ./ and .. is restarted, stopped and deleted by that path, without a callback', async (t) => {
+  const box = await deploySandbox(t);
+  // As pm2 resolves it: against the caller's working directory.
+  const rel = `./${path.relative(process.cwd(), box.dir)}/out/../app.js`;
+  await call(box.pm2, 'start', app(box, { name: 'lazy' }));
+  await reportsOf(box, 'lazy');
+  const only = async () => {
+    const ps = await procs(box.pm2);
+    return ps.length === 1 ? ps[0] : null;
+  };
+  box.pm2.restart(rel);
+  await waitFor(async () => (await only()).pm2_env.restart_time === 1, { message: 'restart by path did nothing' });
+  box.pm2.stop(rel);
+  await waitFor(async () => (await only()).pm2_env.status === 'stopped', { message: 'stop by path did nothing' });
+  box.pm2.delete(rel);
+  await waitFor(async () => (await procs(box.pm2)).length === 0, { message: 'delete by path did nothing' });
+});
+
 test('an unknown target is an error that names it', async (t) => {
   const box = await deploySandbox(t);
   await call(box.pm2, 'start', app(box, { name: 'known' }));
@@ -296,6 +314,49 @@ test('restart and reload of a wait_ready app call back once the new process is r
     assert.ok(fs.existsSync(path.join(box.outDir, `ready-${p.pid}`)), `${method} called back before the new process was ready`);
     assert.equal(p.pm2_env.status, 'online');
   }
+});
+
+test('start of a wait_ready app calls back once the app sent ready', async (t) => {
+  const box = await deploySandbox(t);
+  const [started] = await call(box.pm2, 'start', app(box, {
+    name: 'ready', wait_ready: true, listen_timeout: 20000,
+    env: { OUT_DIR: box.outDir, READY_AFTER_MS: '700' },
+  }));
+  const pid = started.process.pid;
+  assert.ok(fs.existsSync(path.join(box.outDir, `ready-${pid}`)), 'start called back before the app was ready');
+  const [p] = await procs(box.pm2, 'ready');
+  assert.equal(p.pm2_env.status, 'online');
+});
+
+test('reload of a fork wait_ready app that holds its port calls back once the new process is ready', async (t) => {
+  const box = await deploySandbox(t);
+  const port = await freePort();
+  await call(box.pm2, 'start', app(box, {
+    name: 'port', wait_ready: true, listen_timeout: 20000,
+    env: { OUT_DIR: box.outDir, READY_AFTER_MS: '300', PORT: String(port) },
+  }));
+  const [before] = await reportsOf(box, 'port');
+  await call(box.pm2, 'reload', 'port');
+  const [p] = await procs(box.pm2, 'port');
+  assert.notEqual(p.pid, before.pid);
+  assert.equal(p.pm2_env.status, 'online');
+  assert.equal(p.pm2_env.restart_time, 1);
+  assert.ok(fs.existsSync(path.join(box.outDir, `ready-${p.pid}`)), 'reload called back before the new process was ready');
+  assert.equal(JSON.parse((await httpGet({ host: '127.0.0.1', port })).body).pid, p.pid, 'the new process serves the port');
+});
+
+test('restart({name, script, listen_timeout}) of a known app restarts it by name with the new listen_timeout', async (t) => {
+  const box = await deploySandbox(t);
+  await call(box.pm2, 'start', app(box, { name: 'named', listen_timeout: 1000 }));
+  const [before] = await reportsOf(box, 'named');
+  // The script is not looked up again: the app keeps the one it runs.
+  await call(box.pm2, 'restart', { name: 'named', script: './no-such-script.js', listen_timeout: 100, env: { OUT_DIR: box.outDir } });
+  const [after] = await reportsOf(box, 'named');
+  assert.notEqual(after.pid, before.pid);
+  const list = await procs(box.pm2);
+  assert.equal(list.length, 1);
+  assert.equal(list[0].pm2_env.listen_timeout, 100);
+  assert.equal(list[0].pm2_env.pm_exec_path, box.script);
 });
 
 test('results carry pm2\'s per-process shapes, with the Node version that runs the app', async (t) => {
@@ -393,6 +454,20 @@ test('resurrect() without a callback and nothing to resurrect answers false at o
   if (IS_ORIGINAL && fs.existsSync(path.join(os.homedir(), '.pm2', 'dump.pm2'))) return t.skip('pm2 reads ~/.pm2/dump.pm2, which exists here');
   const res = box.pm2.resurrect();
   assert.equal(res, false);
+});
+
+test('resurrect() with a broken dump and a broken backup leaves neither file behind', {
+  skip: IS_ORIGINAL && 'pm2 reads ~/.pm2/dump.pm2 whatever pm2_home says',
+}, async (t) => {
+  const box = await deploySandbox(t);
+  const dump = path.join(box.home, 'dump.pm2');
+  fs.writeFileSync(dump, '[{');
+  fs.writeFileSync(`${dump}.bak`, '[{');
+  assert.equal(box.pm2.resurrect(), false);
+  assert.ok(!fs.existsSync(dump), 'dump.pm2 is gone');
+  assert.ok(!fs.existsSync(`${dump}.bak`), 'dump.pm2.bak is gone');
+  // kept aside for the user to look at
+  assert.equal(fs.readFileSync(`${dump}.bak.broken`, 'utf8'), '[{');
 });
 
 // ---------------------------------------------------------------------------

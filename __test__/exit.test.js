@@ -70,6 +70,34 @@ pm2.connect((err) => {
   await waitFor(() => !isAlive(list[0].pid) && !isAlive(daemonPid), { message: 'daemon or app survived killDaemon' });
 });
 
+test('an app that connects from inside the daemon and never disconnects stays alive, as under pm2', async (t) => {
+  const box = await sandbox(t);
+  const { pm2, dir, writeApp } = box;
+  writeApp('inner.js', apps.forever);
+  // Its last word comes from a timer that does not hold the event loop: printed only if the
+  // open connection does. Were the app to exit, the daemon would restart it in a loop.
+  writeApp('outer.js', prologue(box) + `
+pm2.connect((err) => {
+  if (err) fail(2, err);
+  pm2.start({ script: 'inner.js', name: 'inner' }, (err) => {
+    if (err) fail(3, err);
+    console.log('started inner');
+    setTimeout(() => console.log('still connected'), 300).unref();
+  });
+});
+`);
+  await call(pm2, 'connect');
+  await call(pm2, 'start', { script: path.join(dir, 'outer.js'), name: 'outer' });
+  const log = () => {
+    const outer = path.join(box.home, 'logs', 'outer-out.log');
+    return fs.existsSync(outer) ? fs.readFileSync(outer, 'utf8') : '';
+  };
+  await waitFor(() => log().includes('still connected'), { timeout: EXIT_TIMEOUT, message: `the app exited once its work was done:\n${log()}` });
+  const [outer] = (await call(pm2, 'list')).filter((p) => p.name === 'outer');
+  assert.equal(outer.pm2_env.restart_time, 0);
+  assert.equal(outer.pm2_env.status, 'online');
+});
+
 test('disconnect(cb) calls back and the script exits', async (t) => {
   const box = await sandbox(t);
   const { dir, writeApp } = box;

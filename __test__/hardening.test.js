@@ -12,14 +12,15 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn, execFileSync } = require('node:child_process');
+const { nativeDir } = require('../platform');
 
 const {
   IS_ORIGINAL, ROOT, sandbox, call, errText, waitFor, isAlive, sleep, readDaemonPid, withTimeout, apps,
-  disposeClient, impl, rejection, pinOriginalPaths, openBus, readFileEventually,
+  disposeClient, impl, rejection, pinOriginalPaths, openBus, readFileEventually, ownHome, sweepHome,
 } = require('./helpers');
 
 const IS_ROOT = process.getuid && process.getuid() === 0;
-const DAEMON = path.join(ROOT, 'npm', 'linux-x64-gnu', 'pm2-daemon');
+const DAEMON = path.join(nativeDir().dir, 'pm2-daemon');
 const ONLY_OURS = IS_ORIGINAL && 'a hardening of this implementation';
 
 function procStatus(pid, field) {
@@ -88,7 +89,7 @@ function fakeDaemon(home, after) {
 // users and groups
 
 test('uid/gid: an app started with uid "nobody" runs as nobody, with its groups', {
-  skip: (!IS_ROOT && 'needs root to switch users') || ONLY_OURS,
+  skip: (!IS_ROOT && 'needs root to switch users') || ONLY_OURS || (process.platform !== 'linux' && 'reads ids and groups from Linux\'s /proc/<pid>/status'),
 }, async (t) => {
   const { pm2, dir, writeApp } = await sandbox(t);
   fs.chmodSync(dir, 0o755);
@@ -263,15 +264,16 @@ test('a full disk: dump fails clearly, keeps both dumps, and works again once sp
 }, async (t) => {
   const mount = fs.mkdtempSync(path.join(os.tmpdir(), 'pm2-full-'));
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', mount]);
-  t.after(() => {
-    try { execFileSync('umount', ['-l', mount]); } catch { /* already */ }
-    fs.rmSync(mount, { recursive: true, force: true });
-  });
-  const home = path.join(mount, 'home');
+  const home = ownHome(path.join(mount, 'home'));
   const appDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm2-full-app-'));
-  t.after(() => fs.rmSync(appDir, { recursive: true, force: true }));
   const pm2 = new (impl().custom)({ pm2_home: home, cwd: appDir, daemon_mode: true });
-  t.after(() => disposeClient(pm2, { kill: true }));
+  // The daemon and its apps go before their home's file system does.
+  t.after(async () => {
+    await disposeClient(pm2, { kill: true });
+    await sweepHome(home);
+    try { execFileSync('umount', ['-l', mount]); } catch { /* already */ }
+    for (const d of [mount, appDir]) fs.rmSync(d, { recursive: true, force: true });
+  });
   const script = path.join(appDir, 'app.js');
   fs.writeFileSync(script, "setInterval(() => console.log('tick'), 20);\n");
   await call(pm2, 'connect');
@@ -335,7 +337,9 @@ test('app output that cannot be written is reported once, on the bus and in pm2.
   assert.equal((await call(pm2, 'list'))[0].pm2_env.status, 'online');
 });
 
-test('a daemon whose own log is a full disk keeps serving', { skip: ONLY_OURS }, async (t) => {
+test('a daemon whose own log is a full disk keeps serving', {
+  skip: ONLY_OURS || (!fs.existsSync('/dev/full') && 'needs Linux\'s /dev/full'),
+}, async (t) => {
   const { pm2, home, writeApp } = await sandbox(t);
   const full = fs.openSync('/dev/full', 'w');
   await startDaemon(home, { stderr: full });

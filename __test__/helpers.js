@@ -238,6 +238,32 @@ function pidsUsingHome(home) {
   return out;
 }
 
+// Homes whose processes are swept at the latest when this test process exits: a test
+// cancelled before its own cleanup ran must not leave its daemon behind.
+const unswept = new Set();
+process.on('exit', () => {
+  for (const home of unswept) for (const pid of pidsUsingHome(home)) killPid(pid, 'SIGKILL');
+});
+
+// Marks `home` as this process's to sweep, whatever becomes of the test that made it.
+function ownHome(home) {
+  unswept.add(home);
+  return home;
+}
+
+// SIGKILLs `pids` and every process of `home` (its daemon and apps), again until none is
+// left: a daemon a late call was still spawning is caught too. Never throws.
+async function sweepHome(home, pids = []) {
+  for (const pid of pids) killPid(pid, 'SIGKILL');
+  const gone = () => {
+    const left = pidsUsingHome(home);
+    for (const pid of left) killPid(pid, 'SIGKILL');
+    return left.length === 0;
+  };
+  await waitFor(gone, { timeout: 10000, message: `processes of ${home} survive SIGKILL` }).catch(() => {});
+  unswept.delete(home);
+}
+
 // pids recorded in $PM2_HOME/pids/*.pid (app pid files of this home only)
 function readAppPidFiles(home) {
   const out = [];
@@ -304,8 +330,11 @@ async function disposeClient(client, { kill = false } = {}) {
 // ---------------------------------------------------------------------------
 // sandbox
 
+// How long a sandbox's daemon gets to stop as a user would stop it, before it is killed.
+const GRACE = 25000;
+
 async function sandbox(t) {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'pm2-test-'));
+  const home = ownHome(fs.mkdtempSync(path.join(os.tmpdir(), 'pm2-test-')));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm2-test-app-'));
   const PM2 = impl().custom;
   const pm2 = new PM2({ pm2_home: home, cwd: dir, daemon_mode: true });
@@ -318,6 +347,26 @@ async function sandbox(t) {
     return file;
   }
 
+  // Stops the daemon as a user would, within GRACE: it may be wedged or flooded.
+  async function stopGracefully(pids) {
+    const daemonPid = readDaemonPid(home);
+    if (daemonPid && isAlive(daemonPid)) {
+      pids.add(daemonPid);
+      try {
+        const list = await withTimeout(call(pm2, 'list'), 5000, 'cleanup list');
+        for (const p of list || []) if (p && p.pid) pids.add(p.pid);
+      } catch { /* daemon may be gone or wedged */ }
+    }
+    // Skip killDaemon when no daemon is up for this home (never started, already
+    // killed, or SIGKILLed by the test): it would only lazily spawn one to kill it.
+    const touched = daemonPid ? isAlive(daemonPid) : fs.existsSync(path.join(home, 'rpc.sock'));
+    if (touched) {
+      try {
+        await withTimeout(call(pm2, 'killDaemon'), 15000, 'cleanup killDaemon');
+      } catch { /* the sweep ends it */ }
+    }
+  }
+
   let cleaned = null;
   function cleanup() {
     if (cleaned) return cleaned;
@@ -326,38 +375,12 @@ async function sandbox(t) {
       // if killDaemon misbehaves. Only pids from our own temp PM2_HOME are collected.
       const pids = new Set(extraPids);
       for (const pid of readAppPidFiles(home)) pids.add(pid);
-      const daemonPid = readDaemonPid(home);
-      if (daemonPid && isAlive(daemonPid)) {
-        pids.add(daemonPid);
-        try {
-          const list = await withTimeout(call(pm2, 'list'), 5000, 'cleanup list');
-          for (const p of list || []) if (p && p.pid) pids.add(p.pid);
-        } catch { /* daemon may be gone or wedged */ }
-      }
-      // Skip killDaemon when no daemon is up for this home (never started, already
-      // killed, or SIGKILLed by the test): it would only lazily spawn one to kill it.
-      const touched = daemonPid
-        ? isAlive(daemonPid)
-        : fs.existsSync(path.join(home, 'rpc.sock'));
-      if (touched) {
-        try {
-          await withTimeout(call(pm2, 'killDaemon'), 15000, 'cleanup killDaemon');
-        } catch { /* fall through to the pid sweep */ }
-      }
-      try {
-        await withTimeout(new Promise((resolve) => {
-          try {
-            const r = pm2.disconnect(() => resolve());
-            if (r && typeof r.then === 'function') r.then(resolve, resolve);
-          } catch { resolve(); }
-        }), 5000, 'cleanup disconnect');
-      } catch { /* ignore */ }
-      if (IS_ORIGINAL) releaseOriginalSockets(pm2);
+      try { await withTimeout(stopGracefully(pids), GRACE, 'cleanup'); } catch { /* swept below */ }
       const lateDaemon = readDaemonPid(home);
       if (lateDaemon) pids.add(lateDaemon);
       for (const pid of readAppPidFiles(home)) pids.add(pid);
-      for (const pid of pids) killPid(pid, 'SIGKILL');
-      for (const pid of pidsUsingHome(home)) killPid(pid, 'SIGKILL');
+      await sweepHome(home, pids);
+      await disposeClient(pm2);
       for (const d of [home, dir]) {
         try { fs.rmSync(d, { recursive: true, force: true, maxRetries: 3 }); } catch { /* ignore */ }
       }
@@ -375,7 +398,7 @@ async function sandbox(t) {
     track(pid) { if (pid) extraPids.add(pid); },
     logPath: (file) => path.join(home, 'logs', file),
   };
-  if (t && typeof t.after === 'function') t.after(() => withTimeout(cleanup(), 30000, 'cleanup').catch(() => {}));
+  if (t && typeof t.after === 'function') t.after(() => cleanup());
   return box;
 }
 
@@ -489,6 +512,8 @@ module.exports = {
   readJsonEventually,
   readDaemonPid,
   pidsUsingHome,
+  ownHome,
+  sweepHome,
   runChild,
   describeRun,
   apps,

@@ -28,8 +28,9 @@ function onPath(dirs, name) {
   return dirs.some((d) => fs.existsSync(path.join(d, name)));
 }
 
-// This PATH's directories minus any that holds a build tool, after one holding only node,
-// npm and npx.
+// This PATH with the build tools hidden, after a directory holding only node, npm and npx. A
+// directory that holds a build tool is replaced by one of links to everything else in it: a
+// system directory that has cargo (Debian's packages put it in /usr/bin) still gives `sh`.
 function pathWithoutBuildTools() {
   const bin = path.join(work, 'bin');
   fs.mkdirSync(bin);
@@ -39,8 +40,15 @@ function pathWithoutBuildTools() {
     const dir = [path.dirname(process.execPath), ...dirs].find((d) => fs.existsSync(path.join(d, tool)));
     fs.symlinkSync(path.join(dir, tool), path.join(bin, tool));
   }
-  const kept = dirs.filter((d) => !BUILD_TOOLS.some((t) => fs.existsSync(path.join(d, t))));
-  return [bin, ...kept];
+  return [bin, ...dirs.map((d, i) => (BUILD_TOOLS.some((t) => fs.existsSync(path.join(d, t))) ? withoutBuildTools(d, path.join(work, `path-${i}`)) : d))];
+}
+
+function withoutBuildTools(dir, copy) {
+  fs.mkdirSync(copy);
+  for (const name of fs.readdirSync(dir)) {
+    if (!BUILD_TOOLS.includes(name)) fs.symlinkSync(path.join(dir, name), path.join(copy, name));
+  }
+  return copy;
 }
 
 // npm's settings from an enclosing `npm test` must not leak into the scratch project's npm.
@@ -76,6 +84,7 @@ for (const ignoreScripts of [true, false]) {
   const how = ignoreScripts ? 'with --ignore-scripts' : 'with install scripts allowed';
   test(`installed from the tarballs ${how}, without a Rust toolchain, the Simple example runs`, { skip: IS_ORIGINAL, timeout: 180000 }, async (t) => {
     for (const tool of BUILD_TOOLS) assert.ok(!onPath(PATH.split(path.delimiter), tool), `${tool} is on the scratch PATH`);
+    assert.ok(onPath(PATH.split(path.delimiter), 'sh'), 'sh is on the scratch PATH');
 
     const box = await sandbox(t);
     const project = fs.mkdtempSync(path.join(work, 'project-'));

@@ -75,6 +75,19 @@ test('start by options object; list exposes the documented fields', async (t) =>
   assert.match(env.unique_id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
 });
 
+test('list() and describe() right after a start show the app\'s real memory, not 0', async (t) => {
+  const { pm2, writeApp } = await sandbox(t);
+  // Ready once Node has loaded it: a process that has only just exec'd has no pages yet.
+  const script = writeApp('server.js', "process.send('ready');\n" + apps.forever);
+  await call(pm2, 'connect');
+  await call(pm2, 'start', { script, name: 'fresh', wait_ready: true });
+  const [listed] = await call(pm2, 'list');
+  assert.ok(listed.monit.memory > 0, `list: ${JSON.stringify(listed.monit)}`);
+  await call(pm2, 'start', { script, name: 'fresher', wait_ready: true });
+  const [described] = await call(pm2, 'describe', 'fresher');
+  assert.ok(described.monit.memory > 0, `describe: ${JSON.stringify(described.monit)}`);
+});
+
 test('start by script path (relative to cwd) uses the basename as name', async (t) => {
   const { pm2, writeApp } = await sandbox(t);
   const script = writeApp('worker.js', apps.forever);

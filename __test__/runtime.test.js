@@ -214,3 +214,24 @@ test('a daemon started with PM2_METRICS_PORT serves the same endpoints', async (
   await call(pm2, 'stop', 'svc');
   assert.strictEqual((await localGet(port, '/readyz')).status, 503);
 });
+
+for (const [impl_, bin] of [['this module', LAUNCHER], ['pm2-original', ORIGINAL]]) {
+  test(`${impl_}: with PM2_RUNTIME_DEBUG the apps go to a background daemon and the command returns`, async (t) => {
+    const ws = workspace(t);
+    ws.write('app.js', 'setInterval(() => {}, 1000);\n');
+    // The same implementation's `pm2` command, beside its pm2-runtime.
+    const pm2 = async (...args) => {
+      const r = ws.run(args, { cmd: path.join(path.dirname(bin), 'pm2') });
+      assert.strictEqual((await r.exited).code, 0, r.stderr);
+      return r.stdout;
+    };
+    const rt = ws.run(['app.js', '-i', '2'], { cmd: bin, env: { PM2_RUNTIME_DEBUG: 'true' } });
+    assert.strictEqual((await rt.exited).code, 0, rt.stderr);
+    const list = await waitFor(async () => {
+      const l = JSON.parse(await pm2('jlist'));
+      return l.length === 2 && l.every((p) => p.pm2_env.status === 'online') && l;
+    }, { message: 'the two instances never came online' });
+    assert.deepStrictEqual(list.map((p) => p.name), ['app', 'app']);
+    await pm2('kill');
+  });
+}

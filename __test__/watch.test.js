@@ -64,7 +64,7 @@ async function staysUnrestarted(pm2, change, message) {
   assert.equal(await restarts(pm2, 'w'), before, message);
 }
 
-test('an ignored 2,000-directory node_modules costs no inotify watches, and an edit restarts the app', { timeout: TIMEOUT, skip: !linux }, async (t) => {
+test('an ignored 2,000-directory node_modules costs no inotify watches, and an edit restarts the app', { timeout: TIMEOUT, skip: !linux && 'counts inotify watches in Linux\'s /proc/<pid>/fdinfo' }, async (t) => {
   const { pm2, dir, home } = await startWatched(t, { watch: true, ignore_watch: ['node_modules'] }, (d) => {
     for (let i = 0; i < 2000; i++) fs.mkdirSync(path.join(d, 'node_modules', `p${i}`), { recursive: true });
     fs.mkdirSync(path.join(d, 'src', 'lib'), { recursive: true });
@@ -101,6 +101,14 @@ test("watch: ['src/**/*.js'] restarts on a .js change under src, not on a .txt o
     'a .txt change restarted the app');
   await restartsOn(pm2, () => fs.writeFileSync(path.join(dir, 'src', 'deep', 'b.js'), `// ${Date.now()}`),
     'a .js change under src did not restart the app');
+});
+
+test('a watched path that does not exist yet counts once it appears, and so do changes inside it', { timeout: TIMEOUT }, async (t) => {
+  const { pm2, dir } = await startWatched(t, { watch: ['server'] });
+  await staysUnrestarted(pm2, () => fs.writeFileSync(path.join(dir, 'other.js'), 'x'), 'a change elsewhere restarted the app');
+  await restartsOn(pm2, () => fs.mkdirSync(path.join(dir, 'server'), { recursive: true }), 'the path appearing did not restart the app');
+  await restartsOn(pm2, () => fs.writeFileSync(path.join(dir, 'server', 'index.js'), `// ${Date.now()}`),
+    'a change inside the new directory did not restart the app');
 });
 
 test('ignore_watch globs: *.log and **/tmp/** changes do not restart, others do', { timeout: TIMEOUT }, async (t) => {

@@ -4,6 +4,7 @@
 // and reads the config as JSON on stdout, so both see the same apps.
 
 const { pathToFileURL } = require('url')
+const vm = require('vm')
 
 // What the file exports: `module.exports`, or `export default` (an ES module, or CommonJS
 // compiled from one).
@@ -28,4 +29,21 @@ function printConfig(abs) {
   )
 }
 
-module.exports = { evaluateConfig, printConfig }
+// A JSON config that is not strict JSON (comments, unquoted keys, expressions): pm2 reads
+// such files, and a config piped on stdin, as one JavaScript expression. Prints it as JSON.
+function printExpression(filename) {
+  let text = ''
+  process.stdin.setEncoding('utf8')
+  process.stdin.on('data', (d) => { text += d })
+  process.stdin.on('end', () => {
+    try {
+      const doc = vm.runInThisContext('(' + text + ')', { filename, displayErrors: false, timeout: 1000 })
+      process.stdout.write(JSON.stringify(doc === undefined ? null : doc))
+    } catch (err) {
+      process.stderr.write(String((err && err.message) || err))
+      process.exitCode = 1
+    }
+  })
+}
+
+module.exports = { evaluateConfig, printConfig, printExpression }

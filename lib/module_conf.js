@@ -80,10 +80,15 @@ class ModuleConf {
     return conf
   }
 
+  // multiset's words: separated by spaces, double quotes keep one whole.
+  static words(serial) {
+    if (typeof serial !== 'string') throw new Error('multiset() takes a string of "key value" pairs')
+    return serial.match(/(?:[^ "]+|"[^"]*")+/g) || []
+  }
+
   // "key1 value1 key2 value2", double quotes keeping spaces in a value.
   static multiset(conf, serial) {
-    if (typeof serial !== 'string') throw new Error('multiset() takes a string of "key value" pairs')
-    const words = serial.match(/(?:[^ "]+|"[^"]*")+/g) || []
+    const words = ModuleConf.words(serial)
     if (words.length === 0 || words.length % 2 !== 0) throw new Error(`multiset() needs "key value" pairs, got: ${serial}`)
     for (let i = 0; i < words.length; i += 2) ModuleConf.set(conf, words[i], words[i + 1])
     return conf

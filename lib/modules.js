@@ -47,6 +47,15 @@ module.exports = function addModules(API, { settle }) {
     return file.save(after)
   }
 
+  // After a setting of an app changes, pm2 restarts that app with the caller's environment
+  // (restart's updateEnv); the daemon gives it its settings from module_conf.json. No app of
+  // that name: the setting is only saved.
+  P._restartWithSettings = async function _restartWithSettings(key) {
+    const app = ModuleConf.owner(key)
+    if (!app) return
+    await this._call('restart', { names: [app], ignoreUnknown: true, opts: { updateEnv: true }, context: this._context() })
+  }
+
   P.install = function install(spec, opts, cb) {
     if (typeof opts === 'function') [cb, opts] = [opts, undefined]
     return settle(cb, async () => {
@@ -98,6 +107,7 @@ module.exports = function addModules(API, { settle }) {
     return settle(cb, async () => {
       if (!key) throw new Error('set(key, value) needs a key; edit module_conf.json to change several at once')
       await this._editModuleConf((all) => ModuleConf.set(all, key, value))
+      await this._restartWithSettings(key)
       return { success: true }
     })
   }
@@ -105,6 +115,8 @@ module.exports = function addModules(API, { settle }) {
   P.multiset = function multiset(serial, cb) {
     return settle(cb, async () => {
       await this._editModuleConf((all) => ModuleConf.multiset(all, serial))
+      // pm2 restarts the app of the first key.
+      await this._restartWithSettings(ModuleConf.words(serial)[0])
       return { success: true }
     })
   }

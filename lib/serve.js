@@ -1,6 +1,7 @@
 'use strict'
 // The app that serve() starts: a static file server over PM2_SERVE_PATH on
-// PM2_SERVE_PORT, with PM2_SERVE_SPA (unknown paths answer index.html) and optional basic
+// PM2_SERVE_PORT, with PM2_SERVE_SPA (an unknown path answers the root's file of that name, else
+// index.html) and optional basic
 // auth (PM2_SERVE_BASIC_AUTH, _USERNAME, _PASSWORD), as `pm2 serve` configures its own.
 
 const fs = require('fs')
@@ -59,7 +60,9 @@ const server = http.createServer((req, res) => {
   const head = req.method === 'HEAD'
   const file = fileFor(req.url)
   if (file) return send(res, 200, file, head)
-  const index = spa && fileFor('/index.html')
+  // A single-page app's links resolve against any route: a missing file is looked up by its
+  // name at the root (`/a/b/other.html` answers `/other.html`), then the homepage answers.
+  const index = spa && (fileFor('/' + path.posix.basename(req.url.split('?')[0])) || fileFor('/index.html'))
   if (index) return send(res, 200, index, head)
   const notFound = fileFor('/404.html')
   if (notFound) return send(res, 404, notFound, head)

@@ -135,6 +135,22 @@ pub fn default_home() -> String {
     Home::default_root().to_string_lossy().into_owned()
 }
 
+/// `update()` over a running original pm2 daemon: saves its apps as `dump.pm2` and stops it
+/// (see `takeover`). Answers how many apps were saved, or null when no original daemon runs.
+#[napi]
+pub async fn take_over_original(home: String) -> Result<Option<u32>> {
+    let home = Home::new(home);
+    let Some(pid) = pm2_rs::takeover::original_daemon(&home) else { return Ok(None) };
+    let done = pm2_rs::takeover::take_over(&home, pid).await.map_err(err)?;
+    Ok(Some(done.saved as u32))
+}
+
+/// Whether `dump.pm2` (or its backup) holds a process list; broken ones are moved aside.
+#[napi]
+pub fn has_saved_process_list(home: String) -> bool {
+    pm2_rs::daemon::dump::read(&Home::new(home)).is_ok()
+}
+
 #[napi]
 pub fn parse_yaml(text: String) -> Result<Value> {
     pm2_rs::yaml::parse(&text).map_err(err)

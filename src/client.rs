@@ -80,7 +80,7 @@ impl Connection {
     /// False once the daemon has closed its side: a call then reconnects instead of
     /// writing into a dead socket.
     pub fn is_alive(&self) -> bool {
-        self.alive.load(Ordering::SeqCst) && !peer_closed(self.socket)
+        self.alive.load(Ordering::SeqCst) && !crate::platform::peer_closed(self.socket)
     }
 
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, String> {
@@ -166,18 +166,11 @@ impl Connection {
     pub async fn wait_daemon_exit(&self, limit: Duration) {
         let deadline = tokio::time::Instant::now() + limit;
         let in_process = self.daemon_pid == std::process::id();
-        let gone = || !self.is_alive() && (in_process || !crate::daemon::tree::is_alive(self.daemon_pid));
+        let gone = || !self.is_alive() && (in_process || !crate::platform::is_alive(self.daemon_pid));
         while !gone() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
-}
-
-fn peer_closed(fd: std::os::fd::RawFd) -> bool {
-    let mut p = libc::pollfd { fd, events: libc::POLLRDHUP, revents: 0 };
-    // SAFETY: one pollfd for a descriptor the connection owns; no waiting.
-    let ready = unsafe { libc::poll(&mut p, 1, 0) };
-    ready > 0 && p.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
 }
 
 fn fail_all(pending: &Pending) {
@@ -186,34 +179,30 @@ fn fail_all(pending: &Pending) {
     }
 }
 
-/// Is the pid in `pm2.pid` an original (Node) pm2 daemon? Its title says "God Daemon".
-fn original_pm2_daemon(home: &Home) -> Option<u32> {
-    let pid: u32 = std::fs::read_to_string(home.pid_file()).ok()?.trim().parse().ok()?;
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    String::from_utf8_lossy(&cmdline).contains("God Daemon").then_some(pid)
-}
-
 fn foreign_socket_error(home: &Home) -> String {
-    let who = match original_pm2_daemon(home) {
-        Some(pid) => format!("an original pm2 daemon (pid {pid}) is running there"),
-        None => "something else is listening there".into(),
-    };
-    format!(
-        "The socket {} does not speak the pm2-rs protocol: {who}. Stop it with the original pm2 (`pm2 kill` with PM2_HOME={}) or use another PM2_HOME.",
-        home.rpc_socket().display(),
-        home.root.display()
-    )
+    match crate::takeover::original_daemon(home) {
+        Some(pid) => format!(
+            "The socket {} does not speak the pm2-rs protocol: an original pm2 daemon (pid {pid}) is running there. `pm2 update` (this package's) takes its apps over; or stop it with the original pm2 (`pm2 kill` with PM2_HOME={}), or use another PM2_HOME.",
+            home.rpc_socket().display(),
+            home.root.display()
+        ),
+        None => format!(
+            "The socket {} does not speak the pm2-rs protocol: something else is listening there. Stop it or use another PM2_HOME.",
+            home.rpc_socket().display()
+        ),
+    }
 }
 
 /// Connects and handshakes. `Ok(None)` means no daemon is listening.
 async fn try_connect(home: &Home, events: Option<EventSink>) -> Result<Option<Connection>, String> {
     let sock = home.rpc_socket();
+    // An original pm2 daemon would never answer the handshake: say so at once.
+    if crate::takeover::original_daemon(home).is_some() {
+        return Err(foreign_socket_error(home));
+    }
     let stream = match UnixStream::connect(&sock).await {
         Ok(s) => s,
         Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => {
-            if original_pm2_daemon(home).is_some() {
-                return Err(foreign_socket_error(home));
-            }
             return Ok(None);
         }
         Err(e) => return Err(format!("Cannot connect to {}: {e}", sock.display())),
@@ -324,7 +313,7 @@ pub async fn connect(home: &Home, launch: &Launch) -> Result<(Connection, bool),
         Launch::InProcess => start_in_process(home).await?,
     }
     let conn = try_connect(home, None).await?.ok_or_else(|| match std::fs::read_to_string(home.pid_file()).ok().and_then(|p| p.trim().parse().ok()) {
-        Some(pid) if !crate::daemon::tree::is_alive(pid) => format!("The PM2 daemon exited right after it started (see {})", home.log_file().display()),
+        Some(pid) if !crate::platform::is_alive(pid) => format!("The PM2 daemon exited right after it started (see {})", home.log_file().display()),
         _ => format!("The PM2 daemon started but {} does not accept connections", home.rpc_socket().display()),
     })?;
     drop(lock);

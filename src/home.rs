@@ -30,27 +30,36 @@ impl Home {
     pub fn pub_socket(&self) -> PathBuf {
         self.root.join("pub.sock")
     }
+    /// A file under `PM2_HOME`, unless the environment moves it elsewhere, as pm2 allows
+    /// (`PM2_PID_FILE_PATH=/run/pm2.pid`).
+    fn movable(&self, var: &str, default: &str) -> PathBuf {
+        match std::env::var_os(var).filter(|v| !v.is_empty()) {
+            Some(p) => PathBuf::from(p),
+            None => self.root.join(default),
+        }
+    }
+
     pub fn pid_file(&self) -> PathBuf {
-        self.root.join("pm2.pid")
+        self.movable("PM2_PID_FILE_PATH", "pm2.pid")
     }
     pub fn log_file(&self) -> PathBuf {
-        self.root.join("pm2.log")
+        self.movable("PM2_LOG_FILE_PATH", "pm2.log")
     }
     pub fn spawn_lock(&self) -> PathBuf {
         self.root.join("spawn.lock")
     }
     pub fn logs_dir(&self) -> PathBuf {
-        self.root.join("logs")
+        self.movable("PM2_DEFAULT_LOG_PATH", "logs")
     }
     pub fn pids_dir(&self) -> PathBuf {
-        self.root.join("pids")
+        self.movable("PM2_DEFAULT_PID_PATH", "pids")
     }
     /// Module settings (`pm2 set module:key value`), pm2-logrotate's among them.
     pub fn module_conf_file(&self) -> PathBuf {
-        self.root.join("module_conf.json")
+        self.movable("PM2_MODULE_CONF_FILE", "module_conf.json")
     }
     pub fn dump_file(&self) -> PathBuf {
-        self.root.join("dump.pm2")
+        self.movable("PM2_DUMP_FILE_PATH", "dump.pm2")
     }
     /// The script cluster workers preload so that a reload can drain them (`.cjs`: it is
     /// CommonJS even if `PM2_HOME` lies inside an ES module package).

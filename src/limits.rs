@@ -24,6 +24,8 @@ pub const MAX_LINE: usize = 1024 * 1024;
 pub const MAX_CONNECTIONS: usize = 512;
 /// The daemon's own log (`pm2.log`) is rotated to `pm2.log.1` past this size.
 pub const MAX_DAEMON_LOG: u64 = 16 * 1024 * 1024;
+/// One argument of an answer from an original pm2 daemon (its process list, on `pm2 update`).
+pub const MAX_ORIGINAL_ANSWER: usize = 256 * 1024 * 1024;
 
 /// Checks a requested number of instances.
 pub fn instances(n: f64) -> Result<(), String> {

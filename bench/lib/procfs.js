@@ -49,6 +49,30 @@ function rss(pid) {
   return m ? Number(m[1]) * 1024 : null
 }
 
+// Number of threads, or null.
+function threads(pid) {
+  const text = read(`/proc/${pid}/status`)
+  const m = text && /^Threads:\s+(\d+)/m.exec(text)
+  return m ? Number(m[1]) : null
+}
+
+// What each open descriptor of pid refers to (a path, `socket:[n]`, `pipe:[n]`...), or null.
+function descriptors(pid) {
+  let fds
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`)
+  } catch (_) {
+    return null
+  }
+  return fds.map((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/${pid}/fd/${fd}`)
+    } catch (_) {
+      return '?'
+    }
+  })
+}
+
 // CPU time (user + system) in seconds, or null.
 function cpuSeconds(pid) {
   const s = stat(pid)
@@ -117,4 +141,4 @@ function mentions(pid, needle) {
   return false
 }
 
-module.exports = { clockTicks, stat, rss, cpuSeconds, allPids, descendants, treeRss, isAlive, mentions }
+module.exports = { clockTicks, stat, rss, threads, descriptors, cpuSeconds, allPids, descendants, treeRss, isAlive, mentions }

@@ -153,4 +153,4 @@ function releaseOriginalSockets(pm2) {
   }
 }
 
-module.exports = { Session, PidLog, NotImplemented, isNotImplemented }
+module.exports = { Session, PidLog, NotImplemented, isNotImplemented, releaseOriginalSockets }

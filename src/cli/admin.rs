@@ -81,10 +81,17 @@ pub fn kill(ctx: &mut Ctx) -> Outcome {
 }
 
 /// A new daemon from this shell's environment, with every app brought back (as `update()`).
+/// Over a running original pm2 daemon, its apps are taken over (see `takeover`).
 pub fn update(ctx: &mut Ctx) -> Outcome {
     output::info("Updating the in-memory PM2 daemon...");
-    ctx.call("dump", json!({ "force": true }))?;
-    kill(ctx)?;
+    if let Some(old_pid) = crate::takeover::original_daemon(&ctx.home) {
+        output::info(format!("Taking over from the original pm2 daemon (pid {old_pid})..."));
+        let done = ctx.block_on(crate::takeover::take_over(&ctx.home, old_pid))?;
+        output::info(format!("{} {} app(s) saved in {}; original pm2 daemon stopped", paint(GREEN, "[v]"), done.saved, ctx.home.dump_file().display()));
+    } else {
+        ctx.call("dump", json!({ "force": true }))?;
+        kill(ctx)?;
+    }
     ctx.call("resurrect", json!({ "context": config_file::context(&ctx.cwd, None) }))?;
     output::info(format!("{} Updated", paint(GREEN, "[v]")));
     state::print_table(ctx, false, None)

@@ -27,6 +27,11 @@ fn value(long: &'static str, help: &'static str) -> Arg {
     Arg::new(long).long(long).action(ArgAction::Set).help(help)
 }
 
+/// `--only a,b`: of a config file, only these apps.
+fn only() -> Arg {
+    value(start_flags::ONLY, "of a config file, only these apps (comma separated)")
+}
+
 fn cmd(name: &'static str, about: &'static str) -> Command {
     Command::new(name).about(about)
 }
@@ -50,9 +55,10 @@ pub fn build() -> Command {
             start_like("startOrRestart", "start a config file's apps, restarting those already running", target("file", "config file")),
             start_like("startOrReload", "start a config file's apps, reloading those already running", target("file", "config file")),
             start_like("startOrGracefulReload", "same as startOrReload", target("file", "config file")),
-            start_like("dev", "run apps in the foreground, restarting on file changes (what pm2-dev runs)", Arg::new("script").num_args(1..).help("[start] script or config file")).hide(true),
-            cmd("stop", "stop apps").arg(targets("id, name, namespace, all or config file")).arg(switch("watch", "stop watching too")),
-            cmd("delete", "stop apps and remove them from the list").visible_alias("del").arg(targets("id, name, namespace, all or config file")),
+            start_like("dev", "run apps in the foreground, restarting on file changes (what pm2-dev runs)", Arg::new("script").num_args(1..).help("[start] script or config file"))
+                .arg(switch("test-mode", "start the apps and return, leaving them running")).hide(true),
+            cmd("stop", "stop apps").arg(targets("id, name, namespace, all, config file or - (stdin)")).arg(switch("watch", "stop watching too")).arg(only()),
+            cmd("delete", "stop apps and remove them from the list").visible_alias("del").arg(targets("id, name, namespace, all, config file or - (stdin)")).arg(only()),
             cmd("scale", "scale an app to <number> instances, or +n / -n").arg(target("name", "app name")).arg(target("number", "instances").allow_hyphen_values(true)),
             cmd("reset", "reset an app's restart counters").arg(target("target", "id, name, namespace or all")),
             cmd("sendSignal", "send a signal to apps").arg(target("signal", "SIGUSR2, SIGHUP, ...")).arg(target("target", "id or name")),
@@ -65,7 +71,7 @@ pub fn build() -> Command {
                 .arg(Arg::new("mini-list").short('m').long("mini-list").action(ArgAction::SetTrue).help("a compact list"))
                 .arg(value("sort", "sort by name, id, pid, memory, cpu, status, restarts or uptime, with :asc or :desc")),
             cmd("jlist", "the process list as JSON"),
-            cmd("prettylist", "the process list as indented JSON"),
+            cmd("prettylist", "the process list as Node inspects it"),
             cmd("describe", "everything about an app").visible_aliases(["desc", "info", "show"]).arg(target("target", "id, name or namespace")),
             cmd("env", "the environment of an app").arg(target("id", "pm_id")),
             cmd("monit", "a live view of every app's CPU, memory and logs"),
@@ -89,7 +95,7 @@ pub fn build() -> Command {
             cmd("resurrect", "start the saved process list"),
             cmd("cleardump", "empty the saved process list"),
             cmd("kill", "stop every app and the daemon"),
-            cmd("update", "restart the daemon, keeping the apps"),
+            cmd("update", "restart the daemon, keeping the apps").visible_alias("updatePM2"),
             cmd("startup", "install a boot service that resurrects the saved list").arg(optional("platform", "systemd, upstart, launchd, openrc, rcd, systemv"))
                 .arg(value("user", "the user the service runs as").short('u')).arg(value("hp", "the home directory")).arg(value("service-name", "the service's name")),
             cmd("unstartup", "remove the boot service").arg(optional("platform", "systemd, upstart, launchd, openrc, rcd, systemv"))

@@ -1,13 +1,13 @@
-//! `pm2-dev`: apps in the foreground for development. A private daemon runs inside this
-//! process (its own temporary PM2_HOME), apps restart when their files change, their output
-//! streams here, and Ctrl-C stops everything.
+//! `pm2-dev`: apps in the foreground for development. They run under a daemon of their own
+//! home, `~/.pm2-dev` (as pm2's pm2-dev: `PM2_HOME=~/.pm2-dev pm2 ls` shows them), restart when
+//! their files change, and their output streams here. Ctrl-C deletes them, stops that daemon
+//! and removes its home; `--test-mode` starts them and returns, leaving them running.
 
 use clap::ArgMatches;
 use serde_json::{json, Map, Value};
 
 use super::output::{self, paint, GREEN, RED};
 use super::{logs, process, Ctx, Outcome};
-use crate::client::Launch;
 use crate::home::Home;
 
 pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Outcome {
@@ -15,21 +15,32 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Outcome {
     if given.first().map(String::as_str) == Some("start") {
         given.remove(0);
     }
-    let home = std::env::temp_dir().join(format!("pm2-dev-{}", std::process::id()));
+    let home = std::env::var_os("HOME").or_else(|| std::env::var_os("HOMEPATH")).map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir).join(".pm2-dev");
     ctx.home = Home::new(&home);
-    ctx.launch = Launch::InProcess;
-    let result = watch_and_stream(ctx, &given, m);
-    let _ = ctx.kill_daemon();
-    let _ = std::fs::remove_dir_all(&home);
-    result
-}
-
-fn watch_and_stream(ctx: &mut Ctx, given: &[String], m: &ArgMatches) -> Outcome {
     let mut extra = Map::new();
     extra.insert("watch".into(), json!(true));
     extra.insert("autorestart".into(), json!(true));
+    if m.get_flag("test-mode") {
+        return process::launch(ctx, &given, m, &extra);
+    }
     let (_bus, mut events) = logs::open_bus(ctx)?;
-    process::launch(ctx, given, m, &extra)?;
+    process::launch(ctx, &given, m, &extra)?;
+    if stream_until_interrupted(ctx, &mut events) == Ended::Interrupted {
+        let _ = ctx.kill_daemon();
+        let _ = std::fs::remove_dir_all(&home);
+    }
+    Ok(())
+}
+
+#[derive(PartialEq)]
+enum Ended {
+    /// Ctrl-C: the session is over.
+    Interrupted,
+    /// The daemon went away (`pm2 kill`): nothing left to stop.
+    DaemonGone,
+}
+
+fn stream_until_interrupted(ctx: &Ctx, events: &mut tokio::sync::mpsc::UnboundedReceiver<Value>) -> Ended {
     output::say("===============================================================================");
     output::say("--- PM2 development mode ------------------------------------------------------");
     output::say("Apps started         : the app restarts when a file changes; Ctrl-C stops it");
@@ -38,8 +49,8 @@ fn watch_and_stream(ctx: &mut Ctx, given: &[String], m: &ArgMatches) -> Outcome 
         let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
         loop {
             let e: Value = tokio::select! {
-                e = events.recv() => match e { Some(e) => e, None => return },
-                _ = &mut interrupted => return,
+                e = events.recv() => match e { Some(e) => e, None => return Ended::DaemonGone },
+                _ = &mut interrupted => return Ended::Interrupted,
             };
             let event = e["event"].as_str().unwrap_or_default();
             let p = &e["data"]["process"];
@@ -53,6 +64,5 @@ fn watch_and_stream(ctx: &mut Ctx, given: &[String], m: &ArgMatches) -> Outcome 
                 }
             }
         }
-    });
-    Ok(())
+    })
 }

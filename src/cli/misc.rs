@@ -33,7 +33,6 @@ pub const UNSUPPORTED: &[(&str, &str)] = &[
     ("sysmonit", "system monitoring is not supported"),
     ("slist", "system monitoring is not supported"),
     ("sysinfos", "system monitoring is not supported"),
-    ("updatePM2", "use `pm2 update`"),
     ("deepUpdate", "update the package with npm, then run `pm2 update`"),
     ("autoinstall", "pm2 modules are not supported"),
 ];

@@ -9,6 +9,7 @@ mod admin;
 mod commands;
 pub(crate) mod config_file;
 mod dev;
+mod inspect;
 mod logs;
 mod misc;
 mod monit;
@@ -51,14 +52,14 @@ pub type Outcome = Result<(), Failure>;
 pub struct Ctx {
     pub home: Home,
     pub cwd: PathBuf,
-    /// How a daemon is started when none runs (in this process for `pm2-dev`).
+    /// How a daemon is started when none runs.
     pub launch: Launch,
     rt: tokio::runtime::Runtime,
     conn: Option<Connection>,
 }
 
 /// The daemon executable ships beside this one (`npm/<triple>/` or `pm2-<triple>`).
-fn daemon_exe() -> PathBuf {
+pub(crate) fn daemon_exe() -> PathBuf {
     std::env::current_exe().map(|e| e.with_file_name("pm2-daemon")).unwrap_or_else(|_| PathBuf::from("pm2-daemon"))
 }
 

@@ -27,7 +27,7 @@ pm2[method](...JSON.parse(args), (err, res) => {
 
 /// The package this executable ships with: `<root>/npm/<triple>/pm2` in a clone,
 /// `<root>/node_modules/pm2-<triple>/pm2` nested, `<x>/pm2-<triple>/pm2` next to `<x>/pm2`.
-fn package_root() -> Option<PathBuf> {
+pub(super) fn package_root() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let up = exe.parent()?.parent()?;
     [up.parent().map(Path::to_path_buf), Some(up.join("pm2"))]

@@ -76,6 +76,14 @@ pub fn print(text: impl std::fmt::Display) {
     let _ = writeln!(out, "{text}");
 }
 
+/// `text` on stdout as it is, with no newline added (pm2's `process.stdout.write`).
+pub fn write(text: impl std::fmt::Display) {
+    use std::io::Write;
+    let mut out = anstream::stdout().lock();
+    let _ = write!(out, "{text}");
+    let _ = out.flush();
+}
+
 /// pm2's `util.inspect` of an array of numbers: `[]`, `[ 0 ]`, `[ 1, 2 ]`.
 pub fn inspect_ids(ids: &[u64]) -> String {
     if ids.is_empty() {

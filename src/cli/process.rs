@@ -25,9 +25,15 @@ pub fn failure(e: String, target: &str) -> Failure {
 /// The selector index.js builds: a config file's app names, or `all`, an id, a name, a
 /// namespace, a script path (resolved against this directory) or a `/regex/`.
 pub fn selector(ctx: &Ctx, target: &str) -> Result<Value, Failure> {
+    selector_only(ctx, target, None)
+}
+
+/// `selector`, keeping of a config file only the apps `--only` names.
+fn selector_only(ctx: &Ctx, target: &str, only: Option<&str>) -> Result<Value, Failure> {
     if is_config_file(target) {
         let loaded = config_file::load(&ctx.cwd, target)?;
-        let names: Vec<String> = loaded.apps.iter().filter_map(crate::config::declared_name).collect();
+        let apps = crate::config::only_apps(loaded.apps, only, target)?;
+        let names: Vec<String> = apps.iter().filter_map(crate::config::declared_name).collect();
         return Ok(json!({ "names": names }));
     }
     Ok(json!({ "target": target, "cwd": ctx.cwd }))
@@ -77,12 +83,64 @@ pub fn launch(ctx: &mut Ctx, given: &[String], m: &ArgMatches, extra: &Map<Strin
     Ok(())
 }
 
+/// pm2's smart start: `start <name|namespace|all|id>` restarts the apps it names, with the
+/// command line's options (`start 0 --name api` renames). Answers false when `script` names no
+/// known app and is to be started as a script.
+fn smart_start(ctx: &mut Ctx, script: &str, m: &ArgMatches) -> Result<bool, Failure> {
+    let is_id = !script.is_empty() && script.bytes().all(|b| b.is_ascii_digit());
+    let is_path = script.contains('/') || std::path::Path::new(script).extension().is_some();
+    if !is_id && is_path {
+        return Ok(false);
+    }
+    match restart_target(ctx, "restart", script, m, start_flags::options(m)) {
+        Err(e) if !is_id && e == format!("Process or Namespace {script} not found") => Ok(false),
+        Err(e) => Err(failure(e, script)),
+        Ok(_) => {
+            output::info("Process successfully started");
+            Ok(true)
+        }
+    }
+}
+
+/// Restarts (or reloads) what `target` selects with `opts` overriding the apps' options;
+/// prints what pm2 prints for it.
+fn restart_target(ctx: &mut Ctx, method: &str, target: &str, m: &ArgMatches, mut opts: Map<String, Value>) -> Result<Value, String> {
+    if opts.get("watch") == Some(&json!(true)) {
+        // pm2's restart with `--watch` toggles watching.
+        opts.insert("watch".into(), json!(!watching(ctx, target)));
+    }
+    if m.get_flag(start_flags::UPDATE_ENV) {
+        opts.insert("updateEnv".into(), json!(true));
+    }
+    let mut params = selector(ctx, target).map_err(|f| f.message)?;
+    params["opts"] = Value::Object(opts);
+    params["context"] = config_file::context(&ctx.cwd, None);
+    let done = ctx.call_showing(format!("{method} {target}"), method, params)?;
+    output::info(format!("Applying action {method}ProcessId on app [{target}](ids: {})", inspect_ids(&ids_of(&done))));
+    describe_done(&done);
+    Ok(done)
+}
+
 fn start_script(ctx: &mut Ctx, script: &str, m: &ArgMatches, extra: &Map<String, Value>) -> Outcome {
+    if smart_start(ctx, script, m)? {
+        return Ok(());
+    }
     let mut app = start_flags::options(m);
     for (k, v) in extra {
         app.entry(k.clone()).or_insert_with(|| v.clone());
     }
     app.insert("script".into(), json!(script));
+    if let Some(name) = stopped_instance_of(ctx, script, &app) {
+        // As pm2 does: starting the script of a stopped (or errored) app starts that app again.
+        let mut opts = Map::new();
+        if app.get("watch") == Some(&json!(true)) {
+            opts.insert("watch".into(), json!(!watching(ctx, &name)));
+        }
+        let params = json!({ "names": [name], "opts": opts, "context": config_file::context(&ctx.cwd, None) });
+        ctx.call_showing(format!("Starting {script}"), "restart", params)?;
+        output::info("Process successfully started");
+        return Ok(());
+    }
     let context = config_file::context(&ctx.cwd, None);
     let started = ctx.call_showing(format!("Starting {script}"), "start", json!({ "apps": [app], "mode": "script", "context": context })).map_err(Failure::from)?;
     let count = started.as_array().map_or(0, Vec::len);
@@ -91,6 +149,30 @@ fn start_script(ctx: &mut Ctx, script: &str, m: &ArgMatches, extra: &Map<String,
     output::info(format!("Starting {shown} in {mode} ({count} instance{})", if count == 1 { "" } else { "s" }));
     output::info("Done.");
     Ok(())
+}
+
+/// The name of the app that runs `script` under the name `app` declares, if it is stopped,
+/// stopping or errored.
+fn stopped_instance_of(ctx: &mut Ctx, script: &str, app: &Map<String, Value>) -> Option<String> {
+    let name = crate::config::declared_name(&Value::Object(app.clone()))?;
+    let path = crate::config::lexically_normal(&ctx.cwd.join(script));
+    let procs = ctx.call("describe", json!({ "target": script, "cwd": ctx.cwd })).ok()?;
+    let stopped = procs.as_array()?.iter().any(|p| {
+        let env = &p["pm2_env"];
+        env["name"] == json!(name) && env["pm_exec_path"].as_str() == path.to_str() && matches!(env["status"].as_str(), Some("stopped" | "stopping" | "errored"))
+    });
+    stopped.then_some(name)
+}
+
+/// Whether any app `target` selects is watched.
+fn watching(ctx: &mut Ctx, target: &str) -> bool {
+    let procs = ctx.call("describe", json!({ "target": target, "cwd": ctx.cwd })).unwrap_or_default();
+    procs.as_array().into_iter().flatten().any(|p| match &p["pm2_env"]["watch"] {
+        Value::Bool(b) => *b,
+        Value::Array(a) => !a.is_empty(),
+        Value::String(s) => !s.is_empty(),
+        _ => false,
+    })
 }
 
 fn selection(m: &ArgMatches) -> Selection<'_> {
@@ -137,16 +219,7 @@ pub fn restart(ctx: &mut Ctx, which: &str, m: &ArgMatches) -> Outcome {
             start_config(ctx, target, m)?;
             continue;
         }
-        let mut opts = start_flags::options(m);
-        if update_env {
-            opts.insert("updateEnv".into(), json!(true));
-        }
-        let mut params = selector(ctx, target)?;
-        params["opts"] = Value::Object(opts);
-        params["context"] = config_file::context(&ctx.cwd, None);
-        let done = ctx.call_showing(format!("{method} {target}"), method, params).map_err(|e| failure(e, target))?;
-        output::info(format!("Applying action {method}ProcessId on app [{target}](ids: {})", inspect_ids(&ids_of(&done))));
-        describe_done(&done);
+        restart_target(ctx, method, target, m, start_flags::options(m)).map_err(|e| failure(e, target))?;
     }
     if method == "restart" {
         show_table(ctx)?;
@@ -155,8 +228,9 @@ pub fn restart(ctx: &mut Ctx, which: &str, m: &ArgMatches) -> Outcome {
 }
 
 pub fn stop_or_delete(ctx: &mut Ctx, which: &str, m: &ArgMatches) -> Outcome {
+    let only = m.get_one::<String>(start_flags::ONLY).map(String::as_str);
     for target in m.get_many::<String>("targets").into_iter().flatten() {
-        let params = selector(ctx, target)?;
+        let params = selector_only(ctx, target, only)?;
         let done = ctx.call_showing(format!("{which} {target}"), which, params).map_err(|e| failure(e, target))?;
         output::info(format!("Applying action {which}ProcessId on app [{target}](ids: {})", inspect_ids(&ids_of(&done))));
         describe_done(&done);

@@ -50,6 +50,7 @@ const FLAGS: &[(&str, Option<char>, &str, Kind, &str)] = &[
     ("log-date-format", None, "log_date_format", Kind::Text, "prefix log lines with this date format"),
     ("time", None, "time", Kind::Switch(true), "prefix log lines with the time"),
     ("log-type", None, "log_type", Kind::Text, "'json' to write log lines as JSON"),
+    ("pid", Some('p'), "pid_file", Kind::Text, "the pid file (`-<id>` is added before its extension)"),
     ("disable-logs", None, "disable_logs", Kind::Switch(true), "write no log files"),
     ("max-memory-restart", None, "max_memory_restart", Kind::Text, "restart when the app uses more memory (10M, 1G, ...)"),
     ("restart-delay", None, "restart_delay", Kind::Number, "wait this many ms before restarting a crashed app"),
@@ -71,7 +72,9 @@ const FLAGS: &[(&str, Option<char>, &str, Kind, &str)] = &[
     ("instance-var", None, "instance_var", Kind::Text, "the environment variable that holds the instance number"),
     ("kill-signal", None, "kill_signal", Kind::Text, "the signal that stops the app (default SIGINT)"),
     ("execute-command", Some('x'), "exec_mode", Kind::Switch(true), "run in fork mode (pm2's -x)"),
-    ("source-map-support", None, "source_map_support", Kind::Switch(true), "enable source map support"),
+    ("source-map-support", None, "source_map_support", Kind::Switch(true), "enable source map support (on by default for Node apps)"),
+    ("disable-source-map-support", None, "disable_source_map_support", Kind::Switch(true), "stack traces ignore the app's source maps"),
+    ("no-automation", None, "automation", Kind::Switch(false), "accepted for pm2 compatibility (no PM2 Plus automation here)"),
     ("no-vizion", None, "vizion", Kind::Switch(false), "do not read the app's version control metadata"),
     ("no-pmx", None, "pmx", Kind::Switch(false), "do not inject @pm2/io"),
 ];
@@ -123,6 +126,8 @@ fn number_or_text(s: &str) -> Value {
 fn value_of(kind: Kind, value: Option<&str>) -> Value {
     match (kind, value.filter(|v| !v.is_empty())) {
         (Kind::Switch(b), _) => json!(b),
+        // `--node-args=null` on restart drops the option (pm2's word for it).
+        (_, Some("null")) => json!("null"),
         (Kind::TextOrTrue | Kind::ListOrTrue, None) => json!(true),
         (Kind::Number, Some(v)) => number_or_text(v),
         (Kind::List | Kind::ListOrTrue, Some(v)) => Value::Array(split_list(v)),

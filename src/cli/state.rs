@@ -4,6 +4,7 @@
 use clap::ArgMatches;
 use serde_json::{json, Value};
 
+use super::inspect;
 use super::output::{self, inspect_ids};
 use super::process::{failure, selector};
 use super::{table, Ctx, Failure, Outcome};
@@ -29,9 +30,11 @@ pub fn jlist(ctx: &mut Ctx) -> Outcome {
     Ok(())
 }
 
+/// The list as Node's `util.inspect` shows it, with no newline after it, as pm2 writes it.
 pub fn prettylist(ctx: &mut Ctx) -> Outcome {
-    let procs = ctx.list()?;
-    output::print(serde_json::to_string_pretty(&procs).unwrap_or_default());
+    let text = ctx.call_raw("list", "null")?;
+    let shown = inspect::inspect_json(&text).map_err(|e| format!("Unexpected answer to list: {e}"))?;
+    output::write(shown);
     Ok(())
 }
 
@@ -82,11 +85,33 @@ pub fn id(ctx: &mut Ctx, m: &ArgMatches) -> Outcome {
 pub fn env(ctx: &mut Ctx, m: &ArgMatches) -> Outcome {
     let id = m.get_one::<String>("id").expect("required");
     let procs = described(ctx, id)?;
-    let env = &procs[0]["pm2_env"]["env"];
-    for (k, v) in env.as_object().into_iter().flatten() {
-        output::print(format!("{k}: {}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())));
+    // pm2 prints pm2_env (the environment flattened onto it) without its own bookkeeping keys
+    // and objects, each value as JavaScript's String() shows it.
+    let shown = procs[0]["pm2_env"].as_object().into_iter().flatten().filter(|(k, v)| !v.is_object() && !ENV_HIDDEN.contains(&k.as_str()));
+    for (k, v) in shown {
+        output::print(format!("{k}: {}", output::paint(output::GREEN, js_string(v))));
     }
     Ok(())
+}
+
+/// The keys of pm2_env that `pm2 env` leaves out: pm2's own, not the app's environment.
+const ENV_HIDDEN: &[&str] = &[
+    "name", "exec_mode", "env", "args", "pm_cwd", "exec_interpreter", "pm_exec_path", "node_args", "pm_out_log_path",
+    "pm_err_log_path", "pm_pid_path", "pm_id", "status", "pm_uptime", "created_at", "windowsHide", "username", "merge_logs",
+    "kill_retry_time", "prev_restart_delay", "instance_var", "unstable_restarts", "restart_time", "axm_actions", "pmx_module",
+    "command", "watch", "filter_env", "versioning", "MODULE_DEBUG", "pmx", "axm_options", "vizion", "axm_dynamic", "axm_monitor",
+    "instances", "automation", "autostart", "autorestart", "stop_exit_codes", "unstable_restart", "treekill", "exit_code",
+];
+
+/// JavaScript's `String(value)`: objects are `[object Object]`, arrays their items joined.
+fn js_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.as_f64().map(inspect::js_number).unwrap_or_else(|| n.to_string()),
+        Value::Array(items) => items.iter().map(|i| if i.is_null() { String::new() } else { js_string(i) }).collect::<Vec<_>>().join(","),
+        Value::Object(_) => "[object Object]".into(),
+        other => other.to_string(),
+    }
 }
 
 pub fn ping(ctx: &mut Ctx) -> Outcome {

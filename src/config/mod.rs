@@ -20,7 +20,7 @@ mod watch;
 
 pub use files::{apps_of_config, declared_name, only_apps};
 pub use normalize::normalize;
-pub use paths::which;
+pub use paths::{lexically_normal, which};
 pub use schema::is_option_key;
 pub use spec::{AppSpec, StartContext};
 pub use validate::{parse_bytes, parse_cron, parse_duration, signal_named, validate};

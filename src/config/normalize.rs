@@ -158,9 +158,7 @@ pub fn normalize(raw: &Value, ctx: &StartContext, home: &Home, default_kill_time
             name = format!("{name}-{env_name}");
         }
     }
-    if name.chars().all(|c| c.is_ascii_digit()) {
-        return Err(format!("App name \"{name}\" must not be a number: numbers select apps by id"));
-    }
+    // A number is a valid name, as in pm2: selecting `455` looks for that name before an id.
     if name == "all" {
         return Err("App name \"all\" is reserved: it selects every app".into());
     }
@@ -215,6 +213,11 @@ pub fn normalize(raw: &Value, ctx: &StartContext, home: &Home, default_kill_time
     if interpreter.starts_with("python") {
         app_env.entry("PYTHONUNBUFFERED").or_insert(json!("1"));
     }
+    let (settings, all_settings) = app_settings(home, &name);
+    app_env.extend(settings);
+    if !env.contains_key(&name) && !app_env.contains_key(&name) {
+        app_env.insert(name.clone(), all_settings);
+    }
     for (k, v) in &app_env {
         env.insert(k.clone(), v.clone());
     }
@@ -228,6 +231,14 @@ pub fn normalize(raw: &Value, ctx: &StartContext, home: &Home, default_kill_time
     for (k, v) in &opts {
         if k != "script" && !k.ends_with("_file") {
             options.insert(k.clone(), v.clone());
+        }
+    }
+    // An option set to null (cleared on restart with `--node-args=null`) leaves the
+    // description instead of showing its default, as in pm2.
+    let cleared = raw.as_object().into_iter().flatten().filter(|(_, v)| v.is_null());
+    for (key, _) in cleared {
+        if let Some((canon, _)) = super::schema::canonical_key(key) {
+            options.remove(canon);
         }
     }
     options.insert("name".into(), json!(name));
@@ -245,7 +256,7 @@ pub fn normalize(raw: &Value, ctx: &StartContext, home: &Home, default_kill_time
         exec_path: script_path,
         cwd,
         args,
-        node_args: strings(get("node_args")),
+        node_args: node_args(&opts, is_node),
         interpreter,
         interpreter_path,
         instances,
@@ -292,6 +303,26 @@ pub fn normalize(raw: &Value, ctx: &StartContext, home: &Home, default_kill_time
         context: ctx.clone(),
     }
     .with_node_flag(is_node))
+}
+
+/// An app's settings (`pm2 set <app>.<key> <value>`, kept in module_conf.json) as pm2 gives
+/// them to the app: each key as a variable, and all of them as JSON (under the app's name).
+fn app_settings(home: &Home, name: &str) -> (Map<String, Value>, Value) {
+    let conf: Value = std::fs::read(home.module_conf_file()).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    let mine = conf.get(name).and_then(Value::as_object).cloned().unwrap_or_default();
+    let each = mine.iter().map(|(k, v)| (k.clone(), env_string(v))).collect();
+    (each, json!(Value::Object(mine).to_string()))
+}
+
+/// The interpreter's arguments. A Node app's stack traces follow its source maps unless
+/// `disable_source_map_support` says not to (pm2 turns them on in every Node app).
+fn node_args(opts: &Map<String, Value>, is_node: bool) -> Vec<String> {
+    let mut args = strings(opts.get("node_args"));
+    let disabled = opts.get("disable_source_map_support").and_then(Value::as_bool) == Some(true);
+    if is_node && !disabled && !args.iter().any(|a| a.contains("source-maps")) {
+        args.insert(0, "--enable-source-maps".into());
+    }
+    args
 }
 
 /// The `version` of the nearest `package.json` above the script, as pm2 reports it.

@@ -21,13 +21,25 @@ fn expand_home(p: &str, env: &Map<String, Value>) -> PathBuf {
     PathBuf::from(p)
 }
 
+/// `p` against `base`, normalised as Node's `path.resolve` does (`a/./b/../c` is `a/c`), so
+/// that a script started as `./../app.js` is found again by that path.
 pub(super) fn resolve(base: &Path, p: &str, env: &Map<String, Value>) -> PathBuf {
-    let p = expand_home(p, env);
-    if p.is_absolute() {
-        p
-    } else {
-        base.join(p)
+    lexically_normal(&base.join(expand_home(p, env)))
+}
+
+/// `a/./b/../c` as `a/c`, without touching the file system (as Node's path.resolve).
+pub fn lexically_normal(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
     }
+    out
 }
 
 /// pm2 keeps only `[A-Za-z0-9.-_]` of a name in file names.

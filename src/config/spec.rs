@@ -135,6 +135,11 @@ impl AppSpec {
         Some(with_suffix(base, pm_id))
     }
 
+    /// The log files instance `pm_id` writes: out, error and combined, those it has.
+    pub fn instance_logs(&self, pm_id: u32) -> impl Iterator<Item = PathBuf> + '_ {
+        [&self.out_file, &self.error_file, &self.log_file].into_iter().filter_map(move |base| self.instance_log(base, pm_id))
+    }
+
     /// `$PM2_HOME/pids/<name>-<pm_id>.pid`, or the `pid_file` option (suffixed when it ends in `.pid`).
     pub fn instance_pid_file(&self, home: &Home, pm_id: u32) -> PathBuf {
         match &self.pid_file {

@@ -114,10 +114,10 @@ fn cron_patterns_are_checked() {
 }
 
 #[test]
-fn watch_paths_must_exist_but_globs_need_not() {
+fn watch_paths_and_globs_need_not_exist_yet() {
     let (dir, home) = tmp_with_script();
-    let e = normalize(&json!({"script": "app.js", "watch": ["nope"]}), &ctx(&dir), &home, 1600).unwrap_err();
-    assert!(e.starts_with("Watch path does not exist"), "{e}");
+    let spec = normalize(&json!({"script": "app.js", "watch": ["nope"]}), &ctx(&dir), &home, 1600).unwrap();
+    assert_eq!(spec.watch, vec![dir.join("nope")]);
     let spec = normalize(&json!({"script": "app.js", "watch": true}), &ctx(&dir), &home, 1600).unwrap();
     assert_eq!(spec.watch, vec![dir.clone()]);
     let spec = normalize(&json!({"script": "app.js", "watch": ["src/**/*.js"]}), &ctx(&dir), &home, 1600).unwrap();
@@ -131,4 +131,35 @@ fn config_shapes() {
     assert_eq!(apps_of_config(json!([{"script": "a"}, {"script": "b"}])).unwrap().len(), 2);
     assert!(apps_of_config(json!({"nothing": 1})).is_err());
     assert!(apps_of_config(json!(3)).is_err());
+}
+
+#[test]
+fn node_apps_follow_source_maps_unless_disabled() {
+    let (dir, home) = tmp_with_script();
+    let run = |extra: serde_json::Value| {
+        let mut app = json!({"script": "app.js", "node_args": ["--max-old-space-size=64"]});
+        app.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        normalize(&app, &ctx(&dir), &home, 1600).unwrap()
+    };
+    let on = run(json!({}));
+    assert_eq!(on.node_args, ["--enable-source-maps", "--max-old-space-size=64"]);
+    assert_eq!(on.options["node_args"], json!(["--max-old-space-size=64"]), "the description keeps what was given");
+    assert_eq!(run(json!({"disable_source_map_support": true})).node_args, ["--max-old-space-size=64"]);
+    assert_eq!(run(json!({"interpreter": "/bin/sh"})).node_args, ["--max-old-space-size=64"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn an_apps_settings_from_module_conf_reach_its_environment() {
+    let (dir, home) = tmp_with_script();
+    std::fs::create_dir_all(&home.root).unwrap();
+    std::fs::write(home.module_conf_file(), r#"{"api": {"level": "debug", "retries": 3}, "other": {"x": "y"}}"#).unwrap();
+    let spec = normalize(&json!({"script": "app.js", "name": "api"}), &ctx(&dir), &home, 1600).unwrap();
+    assert_eq!(spec.app_env["level"], json!("debug"));
+    assert_eq!(spec.app_env["retries"], json!("3"));
+    assert_eq!(spec.app_env["api"], json!(r#"{"level":"debug","retries":3}"#));
+    assert!(!spec.app_env.contains_key("x"));
+    let spec = normalize(&json!({"script": "app.js", "name": "plain"}), &ctx(&dir), &home, 1600).unwrap();
+    assert_eq!(spec.app_env["plain"], json!("{}"));
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -1,4 +1,5 @@
-//! `watch` and `ignore_watch`: the paths (which must exist) or globs to watch, and the patterns to ignore.
+//! `watch` and `ignore_watch`: the paths or globs to watch (a path that does not exist yet is
+//! watched for when it appears, as pm2's watcher does), and the patterns to ignore.
 
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
@@ -14,11 +15,6 @@ pub(super) fn watched(opts: &Map<String, Value>, cwd: &Path, env: &Map<String, V
         Some(Value::Array(ps)) => ps.iter().filter_map(Value::as_str).map(|p| resolve(cwd, p, env)).collect(),
         _ => vec![],
     };
-    // A glob (`src/**/*.js`) names what may appear; a plain path must exist.
-    let is_glob = |p: &&PathBuf| p.to_string_lossy().contains(['*', '?', '[', '{']);
-    if let Some(missing) = watch.iter().find(|p| !is_glob(p) && !p.exists()) {
-        return Err(format!("Watch path does not exist: {}", missing.display()));
-    }
     let ignore_watch = match get("ignore_watch") {
         Some(Value::String(p)) => vec![p.clone()],
         Some(Value::Array(ps)) => ps.iter().filter_map(Value::as_str).map(str::to_string).collect(),

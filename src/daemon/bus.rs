@@ -26,20 +26,27 @@ impl Bus {
         self.listening.load(Ordering::Relaxed) > 0
     }
 
-    /// A new subscriber, whose overflow is spooled in `spool_dir`.
-    pub fn subscribe(&self, spool_dir: PathBuf, limits: Limits) -> (u64, Arc<Backlog>) {
+    /// A new subscriber, whose overflow is spooled in `spool_dir`; it stays on the bus until
+    /// the answer is dropped.
+    pub fn subscribe(&self, spool_dir: PathBuf, limits: Limits) -> Subscription<'_> {
         let backlog = Arc::new(Backlog::new(spool_dir, limits));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut subs = self.subscribers.lock();
         subs.push((id, backlog.clone()));
         self.listening.store(subs.len(), Ordering::Relaxed);
-        (id, backlog)
+        Subscription { bus: self, id, backlog }
     }
 
-    pub fn unsubscribe(&self, id: u64) {
+    fn unsubscribe(&self, id: u64) {
         let mut subs = self.subscribers.lock();
         subs.retain(|(sid, _)| *sid != id);
         self.listening.store(subs.len(), Ordering::Relaxed);
+    }
+
+    /// How many subscribers the bus holds.
+    #[cfg(test)]
+    fn subscribers(&self) -> usize {
+        self.subscribers.lock().len()
     }
 
     /// Sends `data` as event `event` to every subscriber, in emission order.
@@ -54,6 +61,26 @@ impl Bus {
     }
 }
 
+/// A connection's place on the bus; dropping it unsubscribes.
+pub struct Subscription<'a> {
+    bus: &'a Bus,
+    id: u64,
+    backlog: Arc<Backlog>,
+}
+
+impl Subscription<'_> {
+    /// Where this subscriber's events wait to be written.
+    pub fn backlog(&self) -> Arc<Backlog> {
+        self.backlog.clone()
+    }
+}
+
+impl Drop for Subscription<'_> {
+    fn drop(&mut self) {
+        self.bus.unsubscribe(self.id);
+    }
+}
+
 /// `{event, manually, process, at}`, with `process` the process description's `pm2_env`
 /// minus `env`, as pm2 sends it.
 pub fn process_event(event: &str, manually: bool, mut description: Value) -> Value {
@@ -62,4 +89,22 @@ pub fn process_event(event: &str, manually: bool, mut description: Value) -> Val
         m.remove("env");
     }
     json!({"event": event, "manually": manually, "process": env, "at": super::now_ms()})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_subscription_leaves_the_bus() {
+        let bus = Bus::default();
+        let first = bus.subscribe(std::env::temp_dir(), Limits::default());
+        let second = bus.subscribe(std::env::temp_dir(), Limits::default());
+        drop(first);
+        assert_eq!(bus.subscribers(), 1);
+        assert!(bus.active());
+        drop(second);
+        assert_eq!(bus.subscribers(), 0);
+        assert!(!bus.active());
+    }
 }

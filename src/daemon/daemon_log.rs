@@ -4,7 +4,6 @@
 //! it cannot fill the disk.
 
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
-use std::os::unix::fs::MetadataExt;
 
 use crate::limits::MAX_DAEMON_LOG;
 
@@ -35,11 +34,12 @@ pub fn rotate_if_large(fd: RawFd, max: u64) {
     if (meta.st_mode & libc::S_IFMT) != libc::S_IFREG || (meta.st_size as u64) < max {
         return;
     }
-    let Ok(path) = std::fs::read_link(format!("/proc/self/fd/{fd}")) else { return };
+    let Some(path) = crate::platform::descriptor_path(fd) else { return };
     if path.file_name().is_none_or(|n| n != "pm2.log") {
         return;
     }
-    let shares_stdout = std::fs::metadata("/proc/self/fd/1").is_ok_and(|m| m.dev() == meta.st_dev && m.ino() == meta.st_ino);
+    // SAFETY: stdout stays open for the call.
+    let shares_stdout = nix::sys::stat::fstat(unsafe { BorrowedFd::borrow_raw(1) }).is_ok_and(|m| m.st_dev == meta.st_dev && m.st_ino == meta.st_ino);
     let mut old = path.clone().into_os_string();
     old.push(".1");
     if std::fs::rename(&path, &old).is_err() {

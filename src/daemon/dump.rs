@@ -110,31 +110,45 @@ fn parse(path: &Path) -> Result<Vec<Value>, String> {
     }
 }
 
-/// Reads the dump, falling back to `.bak` when it is missing or broken. A dump that
-/// exists but cannot be parsed is kept as `dump.pm2.broken` for the user to look at.
+/// Reads the dump, falling back to `.bak` when it is missing or broken (see [`read`]).
 pub fn load(home: &Home) -> Result<Vec<Value>, String> {
+    let (entries, fallback) = read(home)?;
+    if let Some(why) = fallback {
+        daemon_log!("{why}; resurrecting from {}", backup_path(home).display());
+    }
+    Ok(entries)
+}
+
+/// The saved entries, and why the backup was read instead of the dump (if it was). A file
+/// that exists but cannot be parsed is kept as `<file>.broken` for the user to look at: as
+/// under pm2, neither broken file is left under its own name. Writes no log, so that a
+/// client can call it too.
+pub fn read(home: &Home) -> Result<(Vec<Value>, Option<String>), String> {
     let dump = home.dump_file();
     let first = match parse(&dump) {
-        Ok(entries) => return Ok(entries),
+        Ok(entries) => return Ok((entries, None)),
         Err(e) => e,
     };
-    if dump.exists() {
-        let mut broken = dump.clone().into_os_string();
-        broken.push(".broken");
-        if let Err(e) = std::fs::rename(&dump, &broken) {
-            daemon_log!("cannot move {} aside: {e}", dump.display());
+    move_aside_if_present(&dump);
+    let bak = backup_path(home);
+    match parse(&bak) {
+        Ok(entries) => Ok((entries, Some(first))),
+        Err(_) => {
+            move_aside_if_present(&bak);
+            Err(format!("Nothing to resurrect: {first}"))
         }
-    }
-    match parse(&backup_path(home)) {
-        Ok(entries) => {
-            daemon_log!("{first}; resurrecting from {}", backup_path(home).display());
-            Ok(entries)
-        }
-        Err(_) => Err(format!("Nothing to resurrect: {first}")),
     }
 }
 
-/// A process description's `pm2_env`, as a dump entry (pm2 drops `pm_id` and `instances`).
+/// Renames a broken file to `<file>.broken` (a failure leaves it: the next read tries again).
+fn move_aside_if_present(file: &Path) {
+    if file.exists() {
+        let mut broken = file.as_os_str().to_owned();
+        broken.push(".broken");
+        let _ = std::fs::rename(file, &broken);
+    }
+}
+
 pub fn entry_of(description: &Value) -> Value {
     let mut env = description.get("pm2_env").cloned().unwrap_or(Value::Null);
     if let Value::Object(m) = &mut env {
@@ -180,21 +194,36 @@ async fn current_entries(d: &Daemon) -> Result<Vec<Value>, String> {
     d.ask(|s| s.table.iter().map(|p| entry_of(&p.describe(&s.d.home))).collect()).await
 }
 
-/// `dump`: saves the process list; an empty one only when forced.
-pub async fn save_current(d: &Daemon, force: bool) -> Result<(), String> {
-    let entries = current_entries(d).await?;
-    if entries.is_empty() && !force {
-        return Err("Process list empty, cannot save empty list".into());
+/// Why `dump` saved nothing.
+#[derive(Debug)]
+pub enum NotSaved {
+    /// No app, and not forced: an empty list would replace the saved one.
+    Empty,
+    Failed(String),
+}
+
+impl std::fmt::Display for NotSaved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotSaved::Empty => f.write_str("Process list empty, cannot save empty list"),
+            NotSaved::Failed(e) => f.write_str(e),
+        }
     }
-    save(&d.home, &entries)
+}
+
+/// `dump`: saves the process list; an empty one only when forced.
+pub async fn save_current(d: &Daemon, force: bool) -> Result<(), NotSaved> {
+    let entries = current_entries(d).await.map_err(NotSaved::Failed)?;
+    if entries.is_empty() && !force {
+        return Err(NotSaved::Empty);
+    }
+    save(&d.home, &entries).map_err(NotSaved::Failed)
 }
 
 /// Saves the process list unless it is empty (a signal stop must not erase a good dump).
 pub async fn save_if_any(d: &Daemon) {
-    if let Err(e) = save_current(d, false).await {
-        if !e.starts_with("Process list empty") {
-            daemon_log!("{e}");
-        }
+    if let Err(NotSaved::Failed(e)) = save_current(d, false).await {
+        daemon_log!("{e}");
     }
 }
 

@@ -20,7 +20,13 @@ pub enum Answer {
 
 pub async fn dispatch(d: &Arc<Daemon>, request: Request) -> Result<Answer, String> {
     let value = match request {
-        Request::List => return Ok(Answer::Json(d.ask(|s| descriptions_json(s, None, Proc::write_description)).await?)),
+        Request::List => {
+            return Ok(Answer::Json(d.ask(|s| {
+                s.read_unsampled();
+                descriptions_json(s, None, Proc::write_description)
+            })
+            .await?))
+        }
         Request::Describe(sel) => return Ok(Answer::Json(d.ask(move |s| describe(s, &sel)).await?)),
         Request::Ping => json!({"msg": "pong"}),
         Request::GetVersion => json!(PACKAGE_VERSION),
@@ -44,7 +50,7 @@ pub async fn dispatch(d: &Arc<Daemon>, request: Request) -> Result<Answer, Strin
         Request::SendLine(params) => send_line(d, params).await?,
         Request::MsgProcess(params) => d.ask(move |s| msg_process(s, params)).await??,
         Request::Dump(params) => {
-            dump::save_current(d, params.force).await?;
+            dump::save_current(d, params.force).await.map_err(|e| e.to_string())?;
             json!({"success": true})
         }
         Request::ClearDump => {
@@ -105,7 +111,8 @@ fn descriptions_json(s: &Supervisor, ids: Option<&[u32]>, write: WriteEntry) -> 
     out
 }
 
-fn describe(s: &Supervisor, sel: &Selection) -> Vec<u8> {
+fn describe(s: &mut Supervisor, sel: &Selection) -> Vec<u8> {
+    s.read_unsampled();
     let ids = Target::of(sel).and_then(|t| s.table.select(&t)).unwrap_or_default();
     descriptions_json(s, Some(&ids), Proc::write_description)
 }
@@ -147,7 +154,15 @@ async fn start(d: &Arc<Daemon>, params: protocol::StartParams) -> Result<Vec<u8>
     let mut specs = Vec::with_capacity(apps.len());
     for app in &apps {
         // An option error names the app (a missing script is named by its path already).
-        let spec = config::normalize(app, &ctx, &d.home, d.settings.kill_timeout).map_err(|e| match config::declared_name(app) {
+        let spec = match config::normalize(app, &ctx, &d.home, d.settings.kill_timeout) {
+            Err(e) if !by_script && e.starts_with("Script not found") => running_script(d, app).await?.ok_or(e).and_then(|script| {
+                let mut app = app.clone();
+                app["script"] = json!(script);
+                config::normalize(&app, &ctx, &d.home, d.settings.kill_timeout)
+            }),
+            other => other,
+        }
+        .map_err(|e| match config::declared_name(app) {
             Some(name) if e.starts_with("Option") => format!("{e} in app \"{name}\""),
             _ => e,
         })?;
@@ -200,8 +215,19 @@ async fn start(d: &Arc<Daemon>, params: protocol::StartParams) -> Result<Vec<u8>
         }
         affected.extend(known.0);
     }
+    // As under pm2, a `wait_ready` app has started once it is ready (or `listen_timeout` ran out).
+    let ids = affected.clone();
+    let waiters = d.ask(move |s| ids.iter().map(|&id| s.readiness(id)).collect::<Vec<_>>()).await?;
+    futures_util::future::join_all(waiters.into_iter().map(Daemon::until_ready)).await;
     // Written straight as text: many starts answered at once hold no value trees.
     d.ask(move |s| descriptions_json(s, Some(&affected), Proc::write_start_result)).await
+}
+
+/// The script an app declared by name already runs: as under pm2, a declaration of a known
+/// app restarts it by name, and a script path that does not resolve keeps the running one.
+async fn running_script(d: &Daemon, app: &Value) -> Result<Option<String>, String> {
+    let Some(name) = config::declared_name(app) else { return Ok(None) };
+    d.ask(move |s| s.table.iter().find(|p| p.spec.name == name).map(|p| p.spec.exec_path.to_string_lossy().into_owned())).await
 }
 
 #[derive(Clone, Copy)]
@@ -350,7 +376,7 @@ async fn reload(d: &Arc<Daemon>, mut params: protocol::RestartParams) -> Result<
 }
 
 /// `scale(name, n | '+k' | '-k')`: new instances copy the app (with new unique ids); the
-/// highest ids go first when scaling down.
+/// lowest ids go first when scaling down.
 async fn scale(d: &Arc<Daemon>, params: protocol::ScaleParams) -> Result<Value, String> {
     let name = params.target.as_ref().and_then(Value::as_str).ok_or("scale() needs an app name")?.to_string();
     let named = name.clone();
@@ -384,7 +410,8 @@ async fn scale(d: &Arc<Daemon>, params: protocol::ScaleParams) -> Result<Value, 
         })
         .await??;
     } else {
-        for &id in ids.iter().rev().take((current - wanted) as usize) {
+        // The oldest instances go first, as in pm2.
+        for &id in ids.iter().take((current - wanted) as usize) {
             d.delete(id).await?;
         }
     }
@@ -404,6 +431,10 @@ fn merge_options(source: &mut Value, overrides: &Value) {
                 for (ek, ev) in new {
                     old.insert(ek.clone(), ev.clone());
                 }
+            }
+            // pm2 drops an option given as the text "null" (`--node-args=null`).
+            (_, Value::String(text)) if text == "null" => {
+                src.insert(k.clone(), Value::Null);
             }
             _ => {
                 src.insert(k.clone(), v.clone());
@@ -441,11 +472,8 @@ fn flush(s: &Supervisor, sel: &Selection) -> Result<Value, String> {
     let ids = if everything { s.table.ids() } else { select(s, sel)? };
     for id in &ids {
         if let Some(p) = s.table.get(*id) {
-            let spec = &p.spec;
-            for f in [&spec.out_file, &spec.error_file, &spec.log_file] {
-                if let Some(path) = spec.instance_log(f, *id) {
-                    logs::truncate(&path);
-                }
+            for path in p.spec.instance_logs(*id) {
+                logs::truncate(&path);
             }
         }
     }

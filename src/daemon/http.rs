@@ -233,8 +233,8 @@ fn metrics(procs: &[Proc], now_ms: u64) -> String {
 
 /// pm2's `--web` answer: the host and the process list.
 fn web_list(list: &str) -> String {
-    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let uptime: f64 = std::fs::read_to_string("/proc/uptime").ok().and_then(|s| s.split_whitespace().next()?.parse().ok()).unwrap_or(0.0);
+    let hostname = crate::platform::hostname();
+    let uptime = crate::platform::uptime();
     format!(
         "{{\"system_info\":{{\"hostname\":{},\"uptime\":{}}},\"processes\":{list}}}",
         serde_json::to_string(hostname.trim()).expect("a string serialises"),

@@ -6,7 +6,7 @@
 //! app sends is acknowledged; a handle the daemon sends is kept until the app acknowledges
 //! it (and sent again on a NACK), and nothing else is written meanwhile, as Node does.
 
-use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
+use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned};
 use serde_json::Value;
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -219,12 +219,15 @@ async fn read_more(stream: &UnixStream, pending: &mut Vec<u8>, fds: &mut std::co
         let got = stream.try_io(Interest::READABLE, || {
             let mut iov = [IoSliceMut::new(&mut pending[filled..])];
             let mut space = nix::cmsg_space!([RawFd; 64]);
-            let msg = recvmsg::<()>(raw, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC).map_err(std::io::Error::from)?;
+            let msg = recvmsg::<()>(raw, &mut iov, Some(&mut space), crate::platform::RECV_FLAGS).map_err(std::io::Error::from)?;
             if let Ok(cmsgs) = msg.cmsgs() {
                 for cmsg in cmsgs {
                     if let ControlMessageOwned::ScmRights(received) = cmsg {
-                        // SAFETY: the kernel just gave us these descriptors; we own them.
-                        fds.extend(received.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+                        for fd in received {
+                            crate::platform::received_descriptor(fd);
+                            // SAFETY: the kernel just gave us this descriptor; we own it.
+                            fds.push_back(unsafe { OwnedFd::from_raw_fd(fd) });
+                        }
                     }
                 }
             }
@@ -250,7 +253,7 @@ async fn write_all(stream: &UnixStream, bytes: &[u8], handle: Option<RawFd>) -> 
             let iov = [IoSlice::new(&bytes[sent..])];
             let cmsg = [ControlMessage::ScmRights(&fds)];
             let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
-            sendmsg::<()>(raw, &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None).map_err(std::io::Error::from)
+            sendmsg::<()>(raw, &iov, cmsgs, crate::platform::SEND_FLAGS, None).map_err(std::io::Error::from)
         });
         match result {
             Ok(n) => sent += n,

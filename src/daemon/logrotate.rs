@@ -36,7 +36,7 @@ impl Settings {
     /// default stands in), named by its `pm2-logrotate:<key>`.
     pub fn parse(section: &Map<String, Value>) -> (Settings, Vec<String>) {
         let mut s = Settings {
-            rotation: Rotation { max_size: 10 * 1024 * 1024, retain: 30, compress: false, date_format: rotate::DATE_FORMAT.into() },
+            rotation: Rotation::default(),
             interval: ROTATE_INTERVAL.into(),
         };
         let mut problems = Vec::new();
@@ -211,8 +211,7 @@ fn rotate_all(s: &mut Supervisor) {
     for p in s.table.iter() {
         let spec = &p.spec;
         let Some(rotation) = Overrides::of(spec).resolve(defaults.as_ref()) else { continue };
-        for file in [&spec.out_file, &spec.error_file, &spec.log_file] {
-            let Some(path) = spec.instance_log(file, p.pm_id) else { continue };
+        for path in spec.instance_logs(p.pm_id) {
             if path.starts_with("/dev") || !seen.insert(path.clone()) {
                 continue;
             }

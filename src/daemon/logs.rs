@@ -330,6 +330,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(target_os = "linux"), ignore = "needs Linux's /dev/full")]
     fn a_failing_file_is_reported_once_per_episode() {
         let (mut sink, seen) = recorded(vec![PathBuf::from("/dev/full")]);
         let epoch = AtomicU64::new(0);

@@ -101,11 +101,14 @@ impl Settings {
                 .ok()
                 .and_then(|v| crate::config::parse_bytes(&serde_json::json!(v)))
                 .filter(|n| *n > 0)
-                .map(|max_size| rotate::Rotation {
-                    max_size,
-                    retain: ms("PM2_LOG_RETAIN", 30) as usize,
-                    compress: std::env::var("PM2_LOG_COMPRESS").is_ok_and(|v| v == "true"),
-                    date_format: rotate::DATE_FORMAT.into(),
+                .map(|max_size| {
+                    let d = rotate::Rotation::default();
+                    rotate::Rotation {
+                        max_size,
+                        retain: ms("PM2_LOG_RETAIN", d.retain as u64) as usize,
+                        compress: std::env::var("PM2_LOG_COMPRESS").is_ok_and(|v| v == "true"),
+                        ..d
+                    }
                 }),
             log_date_format: std::env::var("PM2_LOG_DATE_FORMAT").ok().filter(|f| !f.is_empty()),
             in_process,
@@ -223,8 +226,7 @@ pub async fn run(home: Home, settings: Settings, ready: impl FnOnce(Result<(), S
     }
     // A standalone daemon adopts what its apps leave behind, so nothing escapes it.
     let signals = (!settings.in_process).then(|| {
-        // SAFETY: prctl with constant arguments.
-        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
+        crate::platform::adopt_orphans();
         tokio::spawn(signals::handle_signals(daemon.clone()))
     });
     let reaper = (!settings.in_process).then(|| tokio::spawn(signals::reap_orphans(daemon.clone())));

@@ -1,4 +1,4 @@
-//! CPU and memory of every app and its children, sampled from `/proc` on one cadence, off
+//! CPU and memory of every app and its children, sampled on one cadence, off
 //! the request path: `list()` returns the last sample. The same round checks
 //! `max_memory_restart` and resets the exponential back-off of apps that ran long enough.
 
@@ -9,26 +9,20 @@ use std::time::{Duration, Instant};
 use super::process_table::Monit;
 use super::Daemon;
 
-/// Total CPU ticks (utime + stime) and resident bytes of one pid.
+/// CPU time (in `platform::cpu_ticks_per_second` units) and resident bytes of one pid.
 pub fn sample(pid: u32) -> Option<(u64, u64)> {
-    let rest = super::tree::stat_fields(pid)?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    let rss_pages: u64 = fields.get(21)?.parse().ok()?;
-    Some((utime + stime, rss_pages * page_size()))
+    crate::platform::usage(pid)
 }
 
-/// Ticks and resident bytes of `pid` and everything under it. Children are found through
-/// the main thread's `children` file (Node spawns from its main thread), which costs one
-/// read per process instead of a scan of `/proc`.
+/// CPU time and resident bytes of `pid` and everything under it. Children are found through
+/// the main thread (Node spawns from its main thread), which costs one read per process
+/// instead of a scan of every process.
 pub fn sample_tree(pid: u32) -> Option<(u64, u64)> {
     let (mut ticks, mut rss) = sample(pid)?;
     let mut stack = vec![pid];
     let mut seen = 0;
     while let Some(p) = stack.pop() {
-        let Ok(children) = std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")) else { continue };
-        for child in children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()) {
+        for child in crate::platform::main_thread_children(p) {
             if let Some((t, r)) = sample(child) {
                 ticks += t;
                 rss += r;
@@ -42,29 +36,9 @@ pub fn sample_tree(pid: u32) -> Option<(u64, u64)> {
     Some((ticks, rss))
 }
 
-fn page_size() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if n > 0 {
-        n as u64
-    } else {
-        4096
-    }
-}
-
-fn ticks_per_second() -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    let n = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if n > 0 {
-        n as f64
-    } else {
-        100.0
-    }
-}
-
 /// Samples every running app each `interval` until the daemon stops.
 pub async fn run(daemon: Arc<Daemon>, interval: Duration) {
-    let hz = ticks_per_second();
+    let hz = crate::platform::cpu_ticks_per_second();
     let mut last: HashMap<u32, (u64, Instant)> = HashMap::new();
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -65,8 +65,8 @@ pub struct Proc {
     pub pm_uptime: u64,
     pub exit_code: Option<i32>,
     pub prev_restart_delay: u64,
-    /// Bumped at every spawn and every stop, so that a late exit or a pending restart timer
-    /// of an earlier generation is recognised and ignored.
+    /// New at every spawn and every stop ([`next_generation`]), so that a late exit or a
+    /// pending timer of an earlier generation is recognised and ignored.
     pub generation: u64,
     pub exit_waiters: Vec<oneshot::Sender<()>>,
     /// Woken when a `wait_ready` process becomes online (a reload waits for it).
@@ -165,7 +165,22 @@ impl Proc {
             m.insert("pm_log_path".into(), json!(p.to_string_lossy()));
         }
         m.insert("pm_pid_path".into(), json!(s.instance_pid_file(home, self.pm_id).to_string_lossy()));
+        if let Some((var, value)) = self.incremented() {
+            m.insert(var.into(), json!(value));
+        }
         m
+    }
+
+    /// `increment_var`: instance n gets the variable's value (0 if unset) + n, e.g. a port
+    /// per instance.
+    fn incremented(&self) -> Option<(&str, i64)> {
+        let var = self.spec.increment_var.as_deref()?;
+        let base = match self.spec.env.get(var) {
+            Some(Value::String(s)) => s.trim().parse::<i64>().unwrap_or(0),
+            Some(v) => v.as_i64().unwrap_or(0),
+            None => 0,
+        };
+        Some((var, base + self.instance as i64))
     }
 
     /// `{pm_id, name, namespace}`: who an app message or log line came from.
@@ -180,14 +195,16 @@ impl Proc {
     }
 
     /// pm2 flattens the environment onto `pm2_env`, then lays the options and its own
-    /// variables over it; `env` holds the environment with pm2's variables.
+    /// variables over it; `env` holds the environment alone, as pm2's does (scripts count
+    /// the lines naming the app's path: one per process).
     fn static_description(&self, home: &Home) -> &[u8] {
         self.described.get_or_init(|| {
             let s = &self.spec;
             let vars = self.pm2_vars(home);
             let mut env = s.env.clone();
-            for (k, v) in &vars {
-                env.insert(k.clone(), v.clone());
+            // pm2 also writes the incremented variable into the app's env.
+            if let Some((var, value)) = self.incremented() {
+                env.insert(var.into(), json!(value));
             }
             let mut p = env.clone();
             for (k, v) in &s.options {
@@ -403,7 +420,7 @@ impl ProcessTable {
             Target::Names(names) => return Ok(matching(&|p| names.contains(&p.spec.name))),
             Target::Pattern(re) => matching(&|p| re.is_match(&p.spec.name)),
             Target::Selector { text, cwd } => {
-                let script = cwd.as_ref().map(|cwd| lexically_normal(&cwd.join(text)));
+                let script = cwd.as_ref().map(|cwd| crate::config::lexically_normal(&cwd.join(text)));
                 let by_name = matching(&|p| &p.spec.name == text || script.as_ref().is_some_and(|s| *s == p.spec.exec_path));
                 let by_ns = || matching(&|p| &p.spec.namespace == text);
                 let by_id = || text.parse::<u32>().ok().filter(|id| self.procs.contains_key(id)).into_iter().collect();
@@ -421,21 +438,15 @@ impl ProcessTable {
     }
 }
 
-/// `a/./b/../c` as `a/c`, without touching the file system (as Node's path.resolve).
-fn lexically_normal(path: &std::path::Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
-}
 
+
+/// A generation no process has had: unique across the daemon, not only per entry, because
+/// ids are reused once the list is empty and a deleted app's late timer (its
+/// `listen_timeout`) must not reach the new app that got its id.
+pub fn next_generation() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
 
 #[cfg(test)]
 mod tests {

@@ -24,6 +24,13 @@ pub struct Rotation {
     pub date_format: String,
 }
 
+/// pm2-logrotate's defaults: 10 MiB, 30 files kept, not compressed.
+impl Default for Rotation {
+    fn default() -> Self {
+        Rotation { max_size: 10 * 1024 * 1024, retain: 30, compress: false, date_format: DATE_FORMAT.into() }
+    }
+}
+
 /// What an app sets itself (`max_size`, `retain`, `compress`); the rest comes from the
 /// daemon's defaults (pm2-logrotate's settings, else `PM2_LOG_*`).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -43,7 +50,7 @@ impl Overrides {
     pub fn resolve(&self, defaults: Option<&Rotation>) -> Option<Rotation> {
         let base = match (defaults, self.max_size) {
             (Some(d), _) => d.clone(),
-            (None, Some(max_size)) => Rotation { max_size, retain: 30, compress: false, date_format: DATE_FORMAT.into() },
+            (None, Some(max_size)) => Rotation { max_size, ..Rotation::default() },
             (None, None) => return None,
         };
         Some(Rotation {

@@ -2,14 +2,16 @@
 //! concurrently, each in its own task. A malformed frame closes that connection only; a
 //! request whose handling fails, even by a panic, gets an error reply and nothing else.
 //! At most `max_connections` clients are served at once; one more is told so and closed.
+//!
+//! A connection ends when its client's end does (EOF on the reading side), whatever it is
+//! doing: its socket, its bus subscription, backlog and spool file are released at once.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
-use tokio::net::unix::OwnedWriteHalf;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::Mutex;
+use tokio::sync::{oneshot, Mutex, OwnedSemaphorePermit, Semaphore};
 
 use super::backlog::Backlog;
 use super::{handlers, Daemon};
@@ -21,38 +23,26 @@ use crate::protocol::{self, Hello, Request, RequestFrame, Response};
 /// The pause after a failed `accept` (EMFILE and the like) before the next.
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// One of the `max_connections` places, held for as long as its connection is open.
-struct Slot(Arc<AtomicUsize>);
-
-impl Slot {
-    fn take(open: &Arc<AtomicUsize>, limit: usize) -> Option<Slot> {
-        open.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < limit).then_some(n + 1)).ok().map(|_| Slot(open.clone()))
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
+type Writer = Mutex<OwnedWriteHalf>;
 
 pub async fn serve(daemon: Arc<Daemon>, listener: UnixListener) {
     let mut shutdown = daemon.shutdown.subscribe();
-    let open = Arc::new(AtomicUsize::new(0));
     let limit = daemon.settings.max_connections;
+    // One permit per connection served, held for as long as it is open.
+    let places = Arc::new(Semaphore::new(limit));
     // Refusals are logged once per episode, not once per client.
     let mut refusing = false;
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => match Slot::take(&open, limit) {
-                    Some(slot) => {
+                Ok((stream, _)) => match places.clone().try_acquire_owned() {
+                    Ok(place) => {
                         if std::mem::take(&mut refusing) {
                             daemon_log!("accepting clients again");
                         }
-                        tokio::spawn(connection(daemon.clone(), stream, slot));
+                        tokio::spawn(connection(daemon.clone(), stream, place));
                     }
-                    None => {
+                    Err(_) => {
                         if !std::mem::replace(&mut refusing, true) {
                             daemon_log!("refusing new clients: {limit} are connected, the limit (PM2_MAX_CONNECTIONS)");
                         }
@@ -83,7 +73,7 @@ async fn refuse(stream: UnixStream, limit: usize) {
     let _ = protocol::write_frame(&mut writer, &Hello { refused: Some(why), ..Hello::ours() }).await;
 }
 
-async fn connection(daemon: Arc<Daemon>, stream: UnixStream, _slot: Slot) {
+async fn connection(daemon: Arc<Daemon>, stream: UnixStream, _place: OwnedSemaphorePermit) {
     // Only the daemon's own user may drive it.
     match stream.peer_cred() {
         Ok(cred) if cred.uid() == nix::unistd::getuid().as_raw() => {}
@@ -97,26 +87,51 @@ async fn connection(daemon: Arc<Daemon>, stream: UnixStream, _slot: Slot) {
         Ok(Ok(Some(h))) if h.hello == protocol::PROTOCOL_NAME && h.protocol == protocol::PROTOCOL_VERSION => {}
         _ => return,
     }
+    // The only strong handle on the writing half: requests still being served hold a weak
+    // one, so the socket closes with the connection and their late answers are dropped.
     let writer = Arc::new(Mutex::new(writer));
-    let mut subscription = None;
+    let (subscribed, events) = oneshot::channel();
+    let forwarding = async {
+        if let Ok(backlog) = events.await {
+            forward_events(backlog, &writer).await;
+        }
+        // A subscription that ended (told so, or its client gone) leaves the end of the
+        // connection to the reading side.
+        std::future::pending::<()>().await
+    };
+    tokio::select! {
+        () = serve_requests(&daemon, reader, Arc::downgrade(&writer), subscribed) => {}
+        () = forwarding => {}
+    }
+}
+
+/// Reads requests until the client's end, answering each in its own task; the first
+/// `subscribe` hands the new backlog to the connection's forwarder. The subscription is
+/// dropped from the bus when this returns or is dropped.
+async fn serve_requests(daemon: &Arc<Daemon>, mut reader: OwnedReadHalf, writer: Weak<Writer>, subscribed: oneshot::Sender<Arc<Backlog>>) {
+    let mut subscribed = Some(subscribed);
+    // Held, never read, until this returns or is dropped: dropping it unsubscribes.
+    let mut _subscription = None;
     loop {
         let frame: RequestFrame = match protocol::read_frame(&mut reader).await {
             Ok(Some(r)) => r,
-            Ok(None) => break,
+            Ok(None) => return,
             Err(e) => {
                 daemon_log!("closing a connection: {e}");
-                break;
+                return;
             }
         };
         let id = frame.id;
         let request = Request::parse(&frame.method, frame.params);
-        if matches!(request, Ok(Request::Subscribe)) && subscription.is_none() {
-            let (sub, events) = daemon.bus.subscribe(daemon.home.root.clone(), daemon.settings.bus_limits);
-            subscription = Some(sub);
-            let frame = protocol::encode(&Response::from_result(id, Ok(serde_json::json!({"subscribed": true}))));
-            writer.lock().await.write_all(&frame).await.ok();
-            tokio::spawn(forward_events(events, writer.clone()));
-            continue;
+        if matches!(request, Ok(Request::Subscribe)) {
+            if let Some(subscribed) = subscribed.take() {
+                let subscription = daemon.bus.subscribe(daemon.home.root.clone(), daemon.settings.bus_limits);
+                let frame = protocol::encode(&Response::from_result(id, Ok(serde_json::json!({"subscribed": true}))));
+                write_answer(&writer, &frame).await;
+                let _ = subscribed.send(subscription.backlog());
+                _subscription = Some(subscription);
+                continue;
+            }
         }
         let daemon = daemon.clone();
         let writer = writer.clone();
@@ -134,24 +149,26 @@ async fn connection(daemon: Arc<Daemon>, stream: UnixStream, _slot: Slot) {
                 Ok(handlers::Answer::Value(v)) => protocol::encode(&Response::from_result(id, Ok(v))),
                 Err(e) => protocol::encode(&Response::from_result(id, Err(e))),
             };
-            {
-                let mut w = writer.lock().await;
-                let _ = w.write_all(&frame).await;
-                let _ = w.flush().await;
-            }
+            write_answer(&writer, &frame).await;
             if is_kill {
                 daemon.begin_shutdown();
             }
         });
     }
-    if let Some(id) = subscription {
-        daemon.bus.unsubscribe(id);
+}
+
+/// Writes an answer, unless its connection has ended meanwhile.
+async fn write_answer(writer: &Weak<Writer>, frame: &[u8]) {
+    if let Some(writer) = writer.upgrade() {
+        let mut w = writer.lock().await;
+        let _ = w.write_all(frame).await;
+        let _ = w.flush().await;
     }
 }
 
 /// Writes a subscriber's events in order, as much as is waiting per write. A backlog that
 /// failed closes the connection's writing side, which the client reports.
-async fn forward_events(events: Arc<Backlog>, writer: Arc<Mutex<OwnedWriteHalf>>) {
+async fn forward_events(events: Arc<Backlog>, writer: &Writer) {
     let mut batch = Vec::with_capacity(256 * 1024);
     loop {
         batch.clear();

@@ -51,7 +51,7 @@ fn numeric(v: &Value) -> Option<u32> {
 /// Resolves `uid` / `gid` (names or numbers) for an app run by a daemon whose effective
 /// ids are `(euid, egid)`. `None`: run as the daemon. Only root can switch.
 pub fn identity(name: &str, uid: Option<&Value>, gid: Option<&Value>, euid: u32, egid: u32) -> Result<Option<Identity>, String> {
-    use nix::unistd::{Gid, Group, Uid, User};
+    use nix::unistd::{Group, Uid, User};
     let user = match uid {
         None | Some(Value::Null) => None,
         Some(v) => Some(match numeric(v) {
@@ -97,8 +97,7 @@ pub fn identity(name: &str, uid: Option<&Value>, gid: Option<&Value>, euid: u32,
     let groups = match user.as_ref().and_then(|(_, u)| u.as_ref()) {
         Some(u) => std::ffi::CString::new(u.name.as_str())
             .ok()
-            .and_then(|n| nix::unistd::getgrouplist(&n, Gid::from_raw(gid)).ok())
-            .map(|gs| gs.into_iter().map(Gid::as_raw).collect())
+            .and_then(|n| crate::platform::group_list(&n, gid))
             .unwrap_or_else(|| vec![gid]),
         None => vec![gid],
     };
@@ -156,8 +155,8 @@ pub fn spawn(spec: &AppSpec, env: &Map<String, Value>, preload: Option<&Path>, d
     };
     let child_fd = channel.as_ref().map(|(_, c)| c.as_raw_fd());
 
-    // SAFETY: only async-signal-safe calls (dup2, fcntl, setgroups, setgid, setuid, prctl)
-    // between fork and exec.
+    // SAFETY: only async-signal-safe calls (dup2, fcntl, setgroups, setgid, setuid, and
+    // platform::die_with_parent, a prctl on Linux) between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
             if let Some(fd) = child_fd {
@@ -172,7 +171,7 @@ pub fn spawn(spec: &AppSpec, env: &Map<String, Value>, preload: Option<&Path>, d
             }
             if let Some(who) = &who {
                 // Groups first: after setuid the process may no longer change them.
-                if libc::setgroups(who.groups.len(), who.groups.as_ptr()) == -1
+                if libc::setgroups(who.groups.len() as _, who.groups.as_ptr()) == -1
                     || libc::setgid(who.gid) == -1
                     || libc::setuid(who.uid) == -1
                 {
@@ -181,7 +180,7 @@ pub fn spawn(spec: &AppSpec, env: &Map<String, Value>, preload: Option<&Path>, d
             }
             // After setuid, which clears it.
             if die_with_parent {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                crate::platform::die_with_parent();
             }
             Ok(())
         });

@@ -49,8 +49,6 @@ pub enum Msg {
     ListenTimeout { pm_id: u32, generation: u64 },
     /// The delay before restarting a crashed app is over.
     RestartDue { pm_id: u32, generation: u64 },
-    /// A first memory reading, just after spawn.
-    FirstMemory { pm_id: u32, pid: u32, rss: u64 },
     /// A monitor round: `(pm_id, pid, reading)`.
     Samples(Vec<(u32, u32, Monit)>),
     /// A file that entry `pm_id` watches changed (after `watch_delay`).
@@ -140,11 +138,6 @@ impl Supervisor {
             Msg::AppMessage { pm_id, generation, msg, permit: _permit } => self.on_app_message(pm_id, generation, msg),
             Msg::ListenTimeout { pm_id, generation } => self.mark_online(pm_id, generation, Event::ListenTimeout),
             Msg::RestartDue { pm_id, generation } => self.restart_after_crash(pm_id, generation),
-            Msg::FirstMemory { pm_id, pid, rss } => {
-                if let Some(p) = self.table.get_mut(pm_id).filter(|p| p.pid == Some(pid) && p.monit.memory == 0) {
-                    p.monit.memory = rss;
-                }
-            }
             Msg::Samples(samples) => self.apply_samples(samples),
             Msg::WatchedChange { pm_id, path } => self.on_watched_change(pm_id, path),
             Msg::WatchPolling { pm_id, why } => {
@@ -194,12 +187,6 @@ impl Supervisor {
         env.insert("restart_time".into(), json!(p.restart_time));
         env.insert("unstable_restarts".into(), json!(p.unstable_restarts));
         env.insert("created_at".into(), json!(p.created_at));
-        // increment_var: instance n gets the variable's value + n (e.g. a port per instance).
-        if let Some(var) = &p.spec.increment_var {
-            if let Some(base) = env.get(var).and_then(|v| v.as_str().map(str::to_string).or_else(|| Some(v.to_string()))).and_then(|v| v.parse::<i64>().ok()) {
-                env.insert(var.to_string(), json!((base + p.instance as i64).to_string()));
-            }
-        }
         env
     }
 
@@ -228,11 +215,11 @@ impl Supervisor {
                 });
             }
         };
-        p.generation += 1;
+        p.generation = super::process_table::next_generation();
         let generation = p.generation;
         p.pid = Some(spawned.pid);
         // Not reaped yet (its waiter starts below), so the pid is surely this process.
-        p.pid_started = tree::start_time(spawned.pid).unwrap_or(0);
+        p.pid_started = crate::platform::start_time(spawned.pid).unwrap_or(0);
         p.stdin = Some(Arc::new(tokio::sync::Mutex::new(spawned.stdin)));
         p.pm_uptime = now_ms();
         p.monit = Default::default();
@@ -294,16 +281,6 @@ impl Supervisor {
         };
         pump_logs(&d, spawned.stdout.into_owned_fd(), sink(&spec.out_file, "out"), "log:out", origin.clone(), false);
         pump_logs(&d, spawned.stderr.into_owned_fd(), sink(&spec.error_file, "err"), "log:err", origin, spec.is_node());
-
-        // A first memory reading once the program has loaded, before the monitor's next round.
-        let inbox = d.inbox.clone();
-        let pid = spawned.pid;
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            if let Some((_, rss)) = monitor::sample(pid) {
-                let _ = inbox.send(Msg::FirstMemory { pm_id, pid, rss });
-            }
-        });
 
         let inbox = d.inbox.clone();
         let mut child = spawned.child;
@@ -438,7 +415,7 @@ impl Supervisor {
         let marker = format!("unique_id={}", p.unique_id);
         let Some(process) = p.process() else {
             // No process: cancel any pending restart, and end what it left behind.
-            p.generation += 1;
+            p.generation = super::process_table::next_generation();
             p.apply(Event::Stop { running: false });
             for orphan in tree::adopted_with_env(&marker, &apps).into_iter().filter_map(tree::ProcessId::of) {
                 let _ = orphan.signal(Signal::SIGKILL);
@@ -465,12 +442,19 @@ impl Supervisor {
         p.apply(Event::Relaunch);
         self.launch(pm_id)?;
         self.notify_id(pm_id, "restart", true);
-        let p = self.table.get_mut(pm_id).ok_or("process or namespace not found")?;
-        Ok((p.spec.wait_ready && p.status != Status::Online).then(|| {
+        Ok(self.readiness(pm_id))
+    }
+
+    /// For a `wait_ready` app not online yet: a waiter woken when it is (at its `ready`
+    /// message or when `listen_timeout` runs out; dropped if it exits first), and how long
+    /// to wait at most.
+    pub fn readiness(&mut self, pm_id: u32) -> Option<(oneshot::Receiver<()>, u64)> {
+        let p = self.table.get_mut(pm_id)?;
+        (p.spec.wait_ready && p.status == Status::Launching).then(|| {
             let (tx, rx) = oneshot::channel();
             p.online_waiters.push(tx);
             (rx, p.spec.listen_timeout)
-        }))
+        })
     }
 
     /// Starts a zero-downtime reload: None when the app is restarted instead (not cluster
@@ -514,6 +498,8 @@ impl Supervisor {
             p.worker = old.worker;
             p.ipc = old.ipc;
             p.stdin = old.stdin;
+            // The reload did not happen: it does not count as a restart.
+            p.restart_time = p.restart_time.saturating_sub(1);
             p.apply(Event::Reinstated);
         }
         self.d.table_changed();
@@ -533,6 +519,16 @@ impl Supervisor {
             let _ = std::fs::remove_file(p.spec.instance_pid_file(&self.d.home, pm_id));
         }
         self.d.table_changed();
+    }
+
+    /// Reads the memory of running processes the monitor has not sampled yet, so that a
+    /// list right after a start shows real figures, as pm2's (which reads when asked) does.
+    pub fn read_unsampled(&mut self) {
+        for p in self.table.iter_mut().filter(|p| p.monit.memory == 0) {
+            if let Some((_, rss)) = p.pid.and_then(monitor::sample_tree) {
+                p.monit.memory = rss;
+            }
+        }
     }
 
     /// A monitor round: readings, `max_memory_restart`, and the back-off of long runs.
@@ -661,12 +657,17 @@ impl Daemon {
     pub async fn restart(self: &Arc<Self>, pm_id: u32) -> Result<(), String> {
         let was_running = self.ask(move |s| s.table.get(pm_id).map(|p| p.pid.is_some() || p.status.is_running())).await?.ok_or("process or namespace not found")?;
         self.stop_process(pm_id, Ending::Restart).await?;
-        // A wait_ready app has restarted once it is ready, or listen_timeout has passed (a
-        // waiter dropped unanswered means it exited first: the restart policy has it).
-        if let Some((ready, timeout)) = self.ask(move |s| s.relaunch(pm_id, was_running)).await?? {
+        let ready = self.ask(move |s| s.relaunch(pm_id, was_running)).await??;
+        Self::until_ready(ready).await;
+        Ok(())
+    }
+
+    /// A wait_ready app has started once it is ready, or listen_timeout has passed (a waiter
+    /// dropped unanswered means it exited first: the restart policy has it).
+    pub async fn until_ready(readiness: Option<(oneshot::Receiver<()>, u64)>) {
+        if let Some((ready, timeout)) = readiness {
             let _ = tokio::time::timeout(Duration::from_millis(timeout), ready).await;
         }
-        Ok(())
     }
 
     /// Zero-downtime reload of one instance: a new process starts while the old one keeps
@@ -698,6 +699,11 @@ impl Daemon {
         };
         if failed {
             self.ask(move |s| s.reinstate(pm_id, old)).await?;
+            if !spec.is_cluster() {
+                // A fork app cannot overlap when the old process holds what the new one needs
+                // (its port, typically): it is restarted instead, as pm2 reloads fork apps.
+                return self.restart(pm_id).await;
+            }
             return Err(format!("Reload of {} ({pm_id}) failed: the new process exited before it was ready; the previous one keeps running", spec.name));
         }
         self.retire(&spec, old, old_exit).await;
@@ -781,8 +787,8 @@ fn truthy(v: &Value) -> bool {
 /// Kills whatever is still a child of the daemon once every app is deleted: adopted
 /// orphans that no stop could reach.
 fn kill_leftovers() {
-    for pid in tree::own_children() {
-        if tree::is_alive(pid) {
+    for pid in crate::platform::own_children() {
+        if crate::platform::is_alive(pid) {
             let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
         }
     }

@@ -1,39 +1,9 @@
-//! Process trees from `/proc`: an app's descendants (to stop what escaped its process
-//! group), and the orphans the daemon adopts as a child subreaper (to reap and kill them).
+//! Process trees: an app's descendants (to stop what escaped its process group), and the
+//! orphans the daemon adopts as a child subreaper (to reap and kill them). The facts come
+//! from the platform layer.
 
-use std::collections::{HashMap, HashSet};
-use std::os::fd::{AsRawFd, FromRawFd};
-
-/// The fields of `/proc/<pid>/stat` after the command name, which may hold spaces and
-/// parentheses: 0 state, 1 ppid, 11 utime, 12 stime, 19 starttime, 21 rss (pages).
-pub fn stat_fields(pid: u32) -> Option<String> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    text.get(text.rfind(')')? + 2..).map(str::to_string)
-}
-
-/// `(state, ppid)` of a pid.
-fn stat(pid: u32) -> Option<(char, u32)> {
-    let rest = stat_fields(pid)?;
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    Some((state, ppid))
-}
-
-/// Running (a zombie is as good as dead).
-pub fn is_alive(pid: u32) -> bool {
-    matches!(stat(pid), Some((state, _)) if state != 'Z' && state != 'X')
-}
-
-/// The process group of a pid.
-pub fn pgid(pid: u32) -> Option<u32> {
-    stat_fields(pid)?.split_whitespace().nth(2)?.parse().ok()
-}
-
-/// When `pid` started, in clock ticks after boot: with the pid, it names one process.
-pub fn start_time(pid: u32) -> Option<u64> {
-    stat_fields(pid)?.split_whitespace().nth(19)?.parse().ok()
-}
+use crate::platform::{self, is_alive, pgid};
+use std::collections::HashSet;
 
 /// One process, told apart from a later one that reuses its pid by its start time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,38 +15,13 @@ pub struct ProcessId {
 impl ProcessId {
     /// The process now running as `pid`.
     pub fn of(pid: u32) -> Option<Self> {
-        Some(ProcessId { pid, started: start_time(pid)? })
+        Some(ProcessId { pid, started: platform::start_time(pid)? })
     }
 
     /// Sends `signal` if this process still runs; `Ok(false)` when it is gone or its pid
-    /// now names another process. A pidfd pins the process between the check and the
-    /// signal, so a pid reused meanwhile is never hit.
+    /// now names another process, which is never hit.
     pub fn signal(&self, signal: nix::sys::signal::Signal) -> nix::Result<bool> {
-        // SAFETY: pidfd_open with a pid and no flags; the result is a new descriptor or -1.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, self.pid as libc::pid_t, 0) };
-        if fd < 0 {
-            return match nix::errno::Errno::last() {
-                nix::errno::Errno::ESRCH => Ok(false),
-                // Kernels before 5.3: check, then signal.
-                nix::errno::Errno::ENOSYS if start_time(self.pid) == Some(self.started) => {
-                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid as i32), signal).map(|_| true)
-                }
-                nix::errno::Errno::ENOSYS => Ok(false),
-                e => Err(e),
-            };
-        }
-        // SAFETY: we own the descriptor the kernel just returned.
-        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) };
-        if start_time(self.pid) != Some(self.started) {
-            return Ok(false);
-        }
-        // SAFETY: pidfd_send_signal on our pidfd, no siginfo, no flags.
-        let sent = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), signal as libc::c_int, std::ptr::null::<libc::siginfo_t>(), 0) };
-        match sent {
-            0 => Ok(true),
-            _ if nix::errno::Errno::last() == nix::errno::Errno::ESRCH => Ok(false),
-            _ => Err(nix::errno::Errno::last()),
-        }
+        platform::signal_if_same(self.pid, self.started, signal)
     }
 }
 
@@ -124,26 +69,12 @@ impl StopTargets {
     }
 }
 
-/// The children of `pid`, from its threads' `children` files (no scan of `/proc`).
-fn children_of(pid: u32) -> Option<Vec<u32>> {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    let mut out = Vec::new();
-    let mut readable = false;
-    for task in tasks.flatten() {
-        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
-            readable = true;
-            out.extend(text.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
-        }
-    }
-    readable.then_some(out)
-}
-
 /// Every live descendant of `root`.
 pub fn descendants(root: u32) -> Vec<u32> {
     let mut out = Vec::new();
     let mut stack = vec![root];
     while let Some(p) = stack.pop() {
-        match children_of(p) {
+        match platform::children(p) {
             Some(kids) => {
                 for k in kids {
                     if out.len() < 4096 && !out.contains(&k) {
@@ -152,7 +83,7 @@ pub fn descendants(root: u32) -> Vec<u32> {
                     }
                 }
             }
-            // Kernels without `children` files: one snapshot of the whole table.
+            // Systems that cannot list one process's children: one snapshot of the whole table.
             None if p == root => return descendants_by_scan(root),
             None => {}
         }
@@ -162,17 +93,7 @@ pub fn descendants(root: u32) -> Vec<u32> {
 }
 
 fn descendants_by_scan(root: u32) -> Vec<u32> {
-    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
-    if let Ok(dir) = std::fs::read_dir("/proc") {
-        for entry in dir.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-            if let Some((state, ppid)) = stat(pid) {
-                if state != 'Z' {
-                    children.entry(ppid).or_default().push(pid);
-                }
-            }
-        }
-    }
+    let children = platform::children_by_parent();
     let mut out = Vec::new();
     let mut stack = vec![root];
     while let Some(p) = stack.pop() {
@@ -186,29 +107,15 @@ fn descendants_by_scan(root: u32) -> Vec<u32> {
     out
 }
 
-/// The daemon's own children (apps, and orphans it adopted).
-pub fn own_children() -> Vec<u32> {
-    let mut out = Vec::new();
-    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
-        for task in tasks.flatten() {
-            if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
-                out.extend(text.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
-            }
-        }
-    }
-    out
-}
-
 /// Orphans the daemon adopted whose environment carries `marker` (an app's
 /// `unique_id=...`, inherited by everything it started), with their descendants.
 pub fn adopted_with_env(marker: &str, apps: &HashSet<u32>) -> Vec<u32> {
     let mut out = Vec::new();
-    for pid in own_children() {
+    for pid in platform::own_children() {
         if apps.contains(&pid) || !is_alive(pid) {
             continue;
         }
-        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
-        if environ.split(|b| *b == 0).any(|entry| entry == marker.as_bytes()) {
+        if platform::environ_contains(pid, marker) {
             out.push(pid);
             out.extend(descendants(pid));
         }
@@ -218,8 +125,8 @@ pub fn adopted_with_env(marker: &str, apps: &HashSet<u32>) -> Vec<u32> {
 
 /// Reaps adopted orphans that have exited. Apps (`known`) are left to their own waiters.
 pub fn reap_orphans(known: &HashSet<u32>) {
-    for pid in own_children() {
-        if !known.contains(&pid) && matches!(stat(pid), Some(('Z', _))) {
+    for pid in platform::own_children() {
+        if !known.contains(&pid) && platform::is_zombie(pid) {
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as i32), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
         }
     }
@@ -244,6 +151,7 @@ mod tests {
     /// A child that left its parent's group is found and signalled by itself; one in the
     /// group is left to the group's signal.
     #[test]
+    #[cfg_attr(not(target_os = "linux"), ignore = "needs util-linux's setsid command")]
     fn stop_targets_reach_a_child_outside_the_group() {
         use std::os::unix::process::CommandExt;
         let mut sh = std::process::Command::new("sh").arg("-c").arg("setsid sleep 30 & sleep 30 & wait").process_group(0).spawn().unwrap();
@@ -292,6 +200,6 @@ mod tests {
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(!is_alive(pid));
-        assert!(own_children().iter().all(|c| *c != pid));
+        assert!(platform::own_children().iter().all(|c| *c != pid));
     }
 }

@@ -32,10 +32,7 @@ fn watch_spec(spec: &AppSpec, pm_id: u32) -> WatchSpec {
         watch: spec.watch.clone(),
         ignore: spec.ignore_watch.clone(),
         // The app's own logs must not restart it.
-        ignore_paths: [&spec.out_file, &spec.error_file, &spec.log_file]
-            .into_iter()
-            .filter_map(|log| spec.instance_log(log, pm_id))
-            .collect(),
+        ignore_paths: spec.instance_logs(pm_id).collect(),
         delay: Duration::from_millis(spec.watch_delay),
         follow_symlinks: opt("followSymlinks").and_then(Value::as_bool).unwrap_or(true),
         poll: polling.then(|| Duration::from_millis(interval.max(10))),

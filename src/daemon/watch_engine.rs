@@ -133,6 +133,11 @@ impl Rules {
             if is_glob(&rest) {
                 let pattern = format!("{}/{rest}", globset::escape(base.to_string_lossy().trim_end_matches('/')));
                 roots.push(Root::Glob { base, glob: glob(&pattern)?.compile_matcher() });
+            } else if !path.exists() {
+                // Not there yet: it counts once it appears, as a file or a directory.
+                let exact = globset::escape(&path.to_string_lossy());
+                roots.push(Root::Glob { base: base.clone(), glob: glob(&exact)?.compile_matcher() });
+                roots.push(Root::Glob { base, glob: glob(&format!("{exact}/**"))?.compile_matcher() });
             } else {
                 roots.push(Root::File(path.clone()));
             }
@@ -222,7 +227,7 @@ impl State {
             let interval = self.spec.poll.unwrap_or(FALLBACK_POLL);
             Box::new(notify::PollWatcher::new(handler, config.with_poll_interval(interval))?)
         } else {
-            Box::new(notify::INotifyWatcher::new(handler, config)?)
+            crate::platform::native_watcher(handler, config)?
         });
         Ok(())
     }

@@ -36,10 +36,38 @@ pub fn main() -> ! {
     };
     let home = Home::new(Home::default_root());
     let request = apps::start_request(&options, &home).unwrap_or_else(|e| refuse(&e));
+    if debug_mode() {
+        std::process::exit(start_detached(&home, request));
+    }
     let web = options.web.as_deref().map(http::bind).transpose().unwrap_or_else(|e| refuse(&format!("--web: {e}")));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| refuse(&format!("cannot start: {e}")));
     let code = runtime.block_on(run(options, home, request, web));
     std::process::exit(code)
+}
+
+/// `PM2_RUNTIME_DEBUG` (any value, as pm2 reads it): the apps go to a background daemon of
+/// PM2_HOME, as `pm2 start` puts them, and the command returns once they are started (what
+/// pm2's own tests of pm2-runtime rely on).
+fn debug_mode() -> bool {
+    std::env::var_os("PM2_RUNTIME_DEBUG").is_some_and(|v| !v.is_empty())
+}
+
+fn start_detached(home: &Home, request: Value) -> i32 {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| refuse(&format!("cannot start: {e}")));
+    runtime.block_on(async {
+        let launch = crate::client::Launch::Detached(crate::cli::daemon_exe());
+        let started = match crate::client::connect(home, &launch).await {
+            Ok((conn, _)) => conn.call("start", request).await,
+            Err(e) => Err(e),
+        };
+        match started {
+            Ok(list) => {
+                println!("pm2-runtime: {} app(s) started by the daemon of {}", list.as_array().map_or(0, Vec::len), home.root.display());
+                0
+            }
+            Err(e) => complain(&e),
+        }
+    })
 }
 
 fn refuse(msg: &str) -> ! {

@@ -11,7 +11,6 @@ use nix::unistd::Pid;
 use tokio::signal::unix::{signal, SignalKind};
 
 use super::output::Printer;
-use crate::daemon::tree;
 
 /// Set at the first signal: the apps are being stopped on purpose.
 pub static STOPPING: AtomicBool = AtomicBool::new(false);
@@ -39,7 +38,7 @@ pub async fn watch(printer: &Printer) {
 
 /// SIGKILL to each child's process group (apps lead their own) and to the child itself.
 fn kill_everything() {
-    for pid in tree::own_children() {
+    for pid in crate::platform::own_children() {
         let _ = kill(Pid::from_raw(-(pid as i32)), Signal::SIGKILL);
         let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
     }

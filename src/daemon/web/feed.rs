@@ -96,19 +96,11 @@ pub async fn summaries(d: &Arc<Daemon>) -> Result<Value, String> {
         .collect())
 }
 
-/// Unsubscribes from the bus when the feed stops.
-struct Subscription<'a>(&'a Daemon, u64);
-
-impl Drop for Subscription<'_> {
-    fn drop(&mut self) {
-        self.0.bus.unsubscribe(self.1);
-    }
-}
-
 /// Follows the bus, and the process list each second while a page is open, until dropped.
 pub async fn run(d: Arc<Daemon>, feed: Arc<Feed>) {
-    let (id, backlog) = d.bus.subscribe(d.home.root.clone(), d.settings.bus_limits);
-    let _subscription = Subscription(&d, id);
+    // Dropped with this task: the bus then builds nothing for pages any more.
+    let subscription = d.bus.subscribe(d.home.root.clone(), d.settings.bus_limits);
+    let backlog = subscription.backlog();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut buf = Vec::new();
