@@ -125,6 +125,18 @@ pub struct ActionParams {
     pub opts: Option<Value>,
 }
 
+/// `web`: serve the web interface on `address` (a port or host:port), or `stop` it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct WebParams {
+    pub address: Option<String>,
+    pub read_only: bool,
+    pub stop: bool,
+    /// `/` (environments left out) and `/metrics` served without the token on any address,
+    /// as `pm2-runtime --web` serves them to probes and scrapers.
+    pub public_list: bool,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct DumpParams {
@@ -172,6 +184,7 @@ pub enum Request {
     Resurrect(ContextParams),
     Subscribe,
     Kill,
+    Web(WebParams),
     /// Fails inside the daemon on purpose (`"request"`: while serving the call,
     /// `"supervisor"`: inside the supervisor), to prove one failure harms nothing else.
     #[cfg(test)]
@@ -217,6 +230,7 @@ impl Request {
             "resurrect" => Request::Resurrect(p(method, params)?),
             "subscribe" => Request::Subscribe,
             KILL => Request::Kill,
+            "web" => Request::Web(p(method, params)?),
             #[cfg(test)]
             "panic" => Request::Panic(params.get("in").and_then(Value::as_str).unwrap_or("request").to_string()),
             other => return Err(format!("not implemented: {other}")),

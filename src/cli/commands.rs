@@ -4,7 +4,7 @@
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
-use super::{admin, dev, logs, misc, monit, node_api, output, process, start_flags, state, Ctx, Outcome};
+use super::{admin, dev, logs, misc, monit, node_api, output, process, start_flags, state, web, Ctx, Outcome};
 use crate::protocol::PACKAGE_VERSION;
 
 fn target(name: &'static str, help: &'static str) -> Arg {
@@ -75,6 +75,7 @@ pub fn build() -> Command {
             cmd("describe", "everything about an app").visible_aliases(["desc", "info", "show"]).arg(target("target", "id, name or namespace")),
             cmd("env", "the environment of an app").arg(target("id", "pm_id")),
             cmd("monit", "a live view of every app's CPU, memory and logs"),
+            web::command(),
             cmd("ping", "make sure the daemon is alive"),
             cmd("report", "a report about the daemon and its apps, for bug reports"),
             cmd("logs", "stream apps' logs").arg(optional("target", "id, name, namespace or all"))
@@ -138,6 +139,7 @@ pub fn run(ctx: &mut Ctx, name: &str, m: &ArgMatches) -> Outcome {
         "ping" => state::ping(ctx),
         "report" => state::report(ctx),
         "monit" => monit::run(ctx),
+        "web" => web::run(ctx, m),
         "logs" => logs::run(ctx, m),
         "flush" => admin::flush(ctx, m),
         "reloadLogs" => admin::reload_logs(ctx),

@@ -19,6 +19,7 @@ mod process;
 pub(crate) mod start_flags;
 mod state;
 mod table;
+mod web;
 
 use serde_json::Value;
 use std::path::PathBuf;

@@ -69,6 +69,7 @@ pub async fn dispatch(d: &Arc<Daemon>, request: Request) -> Result<Answer, Strin
             d.wind_down().await;
             json!({"success": true})
         }
+        Request::Web(params) => super::web::start(d, params)?,
         #[cfg(test)]
         Request::Panic(place) => {
             if place == "supervisor" {

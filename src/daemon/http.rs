@@ -4,7 +4,8 @@
 //!
 //! It reads the process list as a client of the daemon's own socket, so it depends on nothing
 //! but the `list` request. Off unless asked: `PM2_METRICS_PORT` (`9615` or `host:port`) for a
-//! daemon, `--web [port]` for `pm2-runtime`. A bare port binds 127.0.0.1.
+//! daemon. A bare port binds 127.0.0.1. `pm2 web` and `pm2-runtime --web` serve the same
+//! answers (`respond`) through the daemon's web interface (`web`), with its dashboard.
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
@@ -101,11 +102,15 @@ async fn answer(source: &ListSource, req: Request<hyper::body::Incoming>) -> Res
     if !matches!(path, "/" | "/healthz" | "/readyz" | "/metrics") {
         return reply(StatusCode::NOT_FOUND, "text/plain", "not found: try /healthz, /readyz, /metrics or /\n".into());
     }
-    let list = match source.list().await {
-        Ok(list) => list,
-        Err(e) => return reply(StatusCode::SERVICE_UNAVAILABLE, "text/plain", format!("the pm2 daemon does not answer: {e}\n")),
-    };
-    let procs: Vec<Proc> = match serde_json::from_str(&list) {
+    match source.list().await {
+        Ok(list) => respond(path, &list),
+        Err(e) => reply(StatusCode::SERVICE_UNAVAILABLE, "text/plain", format!("the pm2 daemon does not answer: {e}\n")),
+    }
+}
+
+/// The answer to `path` (`/`, `/healthz`, `/readyz` or `/metrics`) for the process `list`.
+pub fn respond(path: &str, list: &str) -> Response<Full<Bytes>> {
+    let procs: Vec<Proc> = match serde_json::from_str(list) {
         Ok(p) => p,
         Err(e) => return reply(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", format!("malformed process list: {e}\n")),
     };
@@ -116,7 +121,7 @@ async fn answer(source: &ListSource, req: Request<hyper::body::Incoming>) -> Res
             Some(why) => reply(StatusCode::SERVICE_UNAVAILABLE, "text/plain", why),
         },
         "/metrics" => reply(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", metrics(&procs, crate::daemon::now_ms())),
-        _ => reply(StatusCode::OK, "application/json", web_list(&list)),
+        _ => reply(StatusCode::OK, "application/json", web_list(list)),
     }
 }
 

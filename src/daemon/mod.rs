@@ -44,6 +44,7 @@ pub mod transitions;
 pub mod tree;
 pub mod watch;
 pub mod watch_engine;
+pub mod web;
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -136,6 +137,8 @@ pub struct Daemon {
     pub log_rotation: logrotate::LogRotation,
     /// Signalled at each change of the process table, to save it.
     pub table_changed: tokio::sync::Notify,
+    /// The web interface (`pm2 web`) and the history its charts show.
+    pub web: web::Web,
     /// Becomes true when the daemon must exit.
     pub shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -204,6 +207,7 @@ pub async fn run(home: Home, settings: Settings, ready: impl FnOnce(Result<(), S
         log_epoch: Arc::new(AtomicU64::new(0)),
         log_rotation: logrotate::LogRotation::new(settings.log_rotation.clone()),
         table_changed: tokio::sync::Notify::new(),
+        web: Default::default(),
         shutdown,
     });
     let supervisor = tokio::spawn(supervisor::run(daemon.clone(), messages));

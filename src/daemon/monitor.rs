@@ -65,6 +65,7 @@ pub async fn run(daemon: Arc<Daemon>, interval: Duration) {
             samples.push((pm_id, pid, Monit { memory: rss, cpu }));
         }
         last = seen;
+        daemon.web.history.record(&samples, (super::now_ms() / 1000) as u32);
         // The supervisor records them, and restarts apps over their memory limit.
         let _ = daemon.inbox.send(super::supervisor::Msg::Samples(samples));
         // Hand freed heap pages back to the system: a burst (many starts, a large list)

@@ -64,7 +64,7 @@ Runs the apps in the foreground, their output on stdout/stderr, as a container's
   --formatted                       app output prefixed with id|name
   --json                            app output as JSON lines
   --format                          app output as key=value lines
-  --web [port|host:port]            serve /healthz, /readyz, /metrics and / (default 9615, on 127.0.0.1)
+  --web [port|host:port]            serve /healthz, /readyz, /metrics, / and /dashboard (default 9615, on 127.0.0.1)
   -v, --version                     print the version
   -h, --help                        print this help",
         start_flags::help(START_FLAGS)

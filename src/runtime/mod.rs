@@ -143,13 +143,20 @@ async fn session(
         Ok(c) => c,
         Err(e) => return complain(&e),
     };
-    if let Some(listener) = web {
-        tokio::spawn(http::serve(listener, home.clone()));
-    }
     let conn = match crate::client::connect_running(home).await {
         Ok(c) => c,
         Err(e) => return complain(&e),
     };
+    // The daemon serves the address checked at start (the dashboard too), with `/` and
+    // `/metrics` open to probes and scrapers as before.
+    if let Some(listener) = web {
+        let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        drop(listener);
+        match conn.call("web", serde_json::json!({"address": address, "public_list": true})).await {
+            Ok(web) => output.printer.note(&format!("dashboard at {} (its token is in {})", web["url"].as_str().unwrap_or_default(), web["token_file"].as_str().unwrap_or_default())),
+            Err(e) => return complain(&format!("--web: {e}")),
+        }
+    }
     if let Err(e) = conn.call("start", request).await {
         return complain(&e);
     }
