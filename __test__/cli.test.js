@@ -446,7 +446,7 @@ test('pm2-dev --test-mode starts the app watched under ~/.pm2-dev and returns', 
   const dev = IS_ORIGINAL ? path.join(ROOT, 'node_modules', 'pm2-original', 'bin', 'pm2-dev') : path.join(ROOT, 'bin', 'pm2-dev');
   const box = await cliSandbox(t);
   const devHome = path.join(box.dir, '.pm2-dev');
-  t.after(() => box.pm2cli(['kill'], { env: { PM2_HOME: devHome } }));
+  box.trackHome(devHome);
   box.writeApp('app.js', TICKER);
   const r = await runChild(dev, ['start', 'app.js', '--test-mode'], { cwd: box.dir, env: { HOME: box.dir, PM2_HOME: undefined }, timeout: 30000 });
   assert.equal(r.code, 0, r.stderr + r.stdout);

@@ -339,6 +339,7 @@ async function sandbox(t) {
   const PM2 = impl().custom;
   const pm2 = new PM2({ pm2_home: home, cwd: dir, daemon_mode: true });
   const extraPids = new Set();
+  const extraHomes = new Set();
 
   function writeApp(name, source) {
     const file = path.join(dir, name);
@@ -380,6 +381,7 @@ async function sandbox(t) {
       if (lateDaemon) pids.add(lateDaemon);
       for (const pid of readAppPidFiles(home)) pids.add(pid);
       await sweepHome(home, pids);
+      for (const other of extraHomes) await sweepHome(other);
       await disposeClient(pm2);
       for (const d of [home, dir]) {
         try { fs.rmSync(d, { recursive: true, force: true, maxRetries: 3 }); } catch { /* ignore */ }
@@ -396,6 +398,8 @@ async function sandbox(t) {
     cleanup,
     // pids a test wants swept at cleanup (e.g. apps orphaned by a SIGKILLed daemon)
     track(pid) { if (pid) extraPids.add(pid); },
+    // another PM2_HOME the test makes a daemon in (e.g. pm2-dev's), swept at cleanup too
+    trackHome(other) { extraHomes.add(other); },
     logPath: (file) => path.join(home, 'logs', file),
   };
   if (t && typeof t.after === 'function') t.after(() => cleanup());
