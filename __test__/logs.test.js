@@ -758,3 +758,13 @@ test('a full disk (out_file on /dev/full): a logged warning, the app and its oth
   await call(pm2, 'start', { script: box.writeApp('ok.js', apps.forever), name: 'ok' });
   await onlineProc(pm2, 'ok');
 });
+
+test('pm2.log records each exit with its code and the signal that ended it, in pm2\'s words', async (t) => {
+  const { pm2, home, writeApp } = await sandbox(t);
+  await call(pm2, 'connect');
+  await call(pm2, 'start', { script: writeApp('crash.js', 'setTimeout(() => process.exit(3), 100)\n'), name: 'crash', autorestart: false });
+  await call(pm2, 'start', { script: writeApp('killed.js', "setTimeout(() => process.kill(process.pid, 'SIGKILL'), 100)\n"), name: 'killed', autorestart: false });
+  const log = () => fs.readFileSync(path.join(home, 'pm2.log'), 'utf8');
+  await waitFor(() => /App \[crash:0\] exited with code \[3\] via signal \[SIGINT\]/.test(log()), { message: 'no exit line for crash' });
+  await waitFor(() => /App \[killed:1\] exited with code \[0\] via signal \[SIGKILL\]/.test(log()), { message: 'no exit line for killed' });
+});

@@ -91,6 +91,11 @@ test('the dashboard lists the apps, tails their logs, restarts on a click, shows
   assert.equal(crasher.code, 0, crasher.stderr);
   await waitFor(async () => /crasher \(1\): exit with code 3/.test(await text(page, '#timeline')), { timeout: 15000, message: 'the crash is not on the timeline' });
   await waitFor(async () => (await text(page, 'tr[data-id="1"] .status')) === 'stopped', { timeout: 15000, message: 'the crashed app is not shown stopped' });
+  // An app ended by a signal is shown with that signal, not with a code.
+  box.writeApp('killed.js', "setTimeout(() => process.kill(process.pid, 'SIGKILL'), 500)\n");
+  const killed = await box.pm2cli(['start', 'killed.js', '--name', 'killed', '--no-autorestart']);
+  assert.equal(killed.code, 0, killed.stderr);
+  await waitFor(async () => /killed \(2\): exit by SIGKILL/.test(await text(page, '#timeline')), { timeout: 15000, message: 'the signal is not on the timeline' });
 
   // A second tab opened without the token sees the apps but cannot act.
   const stranger = await context.newPage();

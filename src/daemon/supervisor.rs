@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -124,6 +125,11 @@ pub struct ReloadPlan {
 }
 
 /// A `process:event` for `p`, built only when someone listens.
+/// `SIGKILL` for 9: the name pm2 prints.
+fn signal_name(number: i32) -> &'static str {
+    Signal::try_from(number).map(Signal::as_str).unwrap_or("a signal")
+}
+
 fn notify(d: &Daemon, p: &Proc, event: &str, manually: bool) {
     if d.bus.active() {
         d.bus.emit("process:event", process_event(event, manually, p.describe(&d.home)));
@@ -342,8 +348,10 @@ impl Supervisor {
         }
         let d = &self.d;
         let Some(p) = self.table.get_mut(pm_id).filter(|p| p.generation == generation) else { return };
-        // pm2 reports 0 for an app ended by a signal.
+        // pm2 reports 0 for an app ended by a signal; the signal is named in the log and
+        // on the bus.
         let code = status.and_then(|s| s.code()).or(Some(0));
+        let signal = status.and_then(|s| s.signal()).map(signal_name);
         p.pid = None;
         p.ipc = None;
         p.exit_code = code;
@@ -371,7 +379,14 @@ impl Supervisor {
                 _ => {}
             }
         }
-        notify(d, p, "exit", false);
+        daemon_log!("App [{}:{pm_id}] exited with code [{}] via signal [{}]", p.spec.name, code.unwrap_or(0), signal.unwrap_or("SIGINT"));
+        if d.bus.active() {
+            let mut event = process_event("exit", false, p.describe(&d.home));
+            if let Some(signal) = signal {
+                event["signal"] = json!(signal);
+            }
+            d.bus.emit("process:event", event);
+        }
     }
 
     fn restart_after_crash(&mut self, pm_id: u32, generation: u64) {
