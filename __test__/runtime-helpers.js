@@ -7,7 +7,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
-const { ROOT, waitFor, pidsUsingHome, killPid, impl, disposeClient } = require('./helpers');
+const { ROOT, waitFor, pidsUsingHome, killPid, sweepHome, impl, disposeClient } = require('./helpers');
 
 const LAUNCHER = path.join(ROOT, 'bin', 'pm2-runtime');
 const ORIGINAL = path.join(ROOT, 'node_modules', 'pm2-original', 'bin', 'pm2-runtime');
@@ -18,11 +18,8 @@ const canUnshare = process.getuid && process.getuid() === 0 && spawnSync('unshar
 // Waits a little for every process using `home` to end by itself, then kills those left;
 // resolves once none is left (one still writing its last file would make removing it fail).
 async function endEveryProcessOf(home) {
-  const gone = () => waitFor(() => pidsUsingHome(home).length === 0, { timeout: 5000 });
-  await gone().catch(() => {
-    for (const pid of pidsUsingHome(home)) killPid(pid, 'SIGKILL');
-    return gone();
-  });
+  // What is stopping gets a moment to end on its own; the rest is swept.
+  await waitFor(() => pidsUsingHome(home).length === 0, { timeout: 5000 }).catch(() => sweepHome(home));
 }
 
 // A temporary app directory and PM2_HOME, removed (and every process using that home
