@@ -9,7 +9,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const { IS_ORIGINAL, sandbox, call, waitFor, sleep, apps, readDaemonPid, procByName } = require('./helpers');
+const { IS_ORIGINAL, sandbox, call, waitFor, sleep, apps, readDaemonPid, procByName, openBus } = require('./helpers');
 
 const TIMEOUT = 60000;
 const linux = process.platform === 'linux';
@@ -141,4 +141,19 @@ test('usePolling watches without inotify', { timeout: TIMEOUT }, async (t) => {
   if (linux && !IS_ORIGINAL) assert.equal(inotifyWatches(readDaemonPid(home)), 0);
   await restartsOn(pm2, () => fs.writeFileSync(path.join(dir, 'sub', 'p.js'), `// ${Date.now()}`),
     'a change did not restart the polled app');
+});
+
+test('a restart for a file change is the daemon\'s own on the bus, and says why', {
+  timeout: TIMEOUT, skip: IS_ORIGINAL && 'pm2 7.0.4 sends no restart event for it',
+}, async (t) => {
+  const { pm2, dir } = await startWatched(t, { watch: true });
+  const bus = await openBus(t, pm2);
+  const restartsSeen = [];
+  bus.on('process:event', (packet) => {
+    if (packet.event === 'restart' && packet.process.name === 'w') restartsSeen.push(packet);
+  });
+  await restartsOn(pm2, () => fs.writeFileSync(path.join(dir, 'edited.js'), `// ${Date.now()}\n`), 'the edit did not restart the app');
+  await waitFor(() => restartsSeen.length > 0, { message: 'no restart event on the bus' });
+  assert.equal(restartsSeen[0].reason, 'file change');
+  assert.equal(restartsSeen[0].manually, false);
 });

@@ -65,6 +65,8 @@ pub struct Proc {
     pub pm_uptime: u64,
     pub exit_code: Option<i32>,
     pub prev_restart_delay: u64,
+    /// Why the daemon itself is restarting it ("memory limit", "file change"), told on the bus.
+    pub restart_reason: Option<&'static str>,
     /// New at every spawn and every stop ([`next_generation`]), so that a late exit or a
     /// pending timer of an earlier generation is recognised and ignored.
     pub generation: u64,
@@ -104,6 +106,7 @@ impl Proc {
             pm_uptime: now,
             exit_code: None,
             prev_restart_delay: 0,
+            restart_reason: None,
             generation: 0,
             exit_waiters: Vec::new(),
             online_waiters: Vec::new(),

@@ -406,7 +406,9 @@ impl Supervisor {
         if !self.watchers.begin_restart(pm_id) {
             return;
         }
-        let name = self.table.get(pm_id).map(|p| p.spec.name.clone()).unwrap_or_default();
+        let Some(p) = self.table.get_mut(pm_id) else { return };
+        p.restart_reason = Some("file change");
+        let name = p.spec.name.clone();
         daemon_log!("Change detected on path {} for app {name} - restarting", path.display());
         let d = self.d.clone();
         tokio::spawn(async move {
@@ -455,8 +457,16 @@ impl Supervisor {
         p.prev_restart_delay = 0;
         p.created_at = now_ms();
         p.apply(Event::Relaunch);
+        let reason = p.restart_reason.take();
         self.launch(pm_id)?;
-        self.notify_id(pm_id, "restart", true);
+        if let Some(p) = self.table.get(pm_id).filter(|_| self.d.bus.active()) {
+            // A restart the daemon decided on says why; one asked for is manual, as in pm2.
+            let mut event = process_event("restart", reason.is_none(), p.describe(&self.d.home));
+            if let Some(reason) = reason {
+                event["reason"] = json!(reason);
+            }
+            self.d.bus.emit("process:event", event);
+        }
         Ok(self.readiness(pm_id))
     }
 
@@ -555,6 +565,7 @@ impl Supervisor {
             p.monit = monit;
             if p.spec.max_memory.is_some_and(|max| monit.memory > max) && p.status == Status::Online {
                 daemon_log!("{} ({pm_id}) uses {} bytes, over max_memory_restart: restarting it", p.spec.name, monit.memory);
+                p.restart_reason = Some("memory limit");
                 let d = self.d.clone();
                 tokio::spawn(async move {
                     let _ = d.restart(pm_id).await;

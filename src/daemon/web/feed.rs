@@ -173,7 +173,7 @@ fn route(feed: &Feed, e: Event) {
             let p = &d["process"];
             let item = json!({
                 "at": d["at"], "event": d["event"], "manually": d["manually"], "pm_id": p["pm_id"], "name": p["name"],
-                "status": p["status"], "exit_code": p["exit_code"], "signal": d["signal"], "restarts": p["restart_time"],
+                "status": p["status"], "exit_code": p["exit_code"], "signal": d["signal"], "reason": d["reason"], "restarts": p["restart_time"],
             });
             feed.publish("event", item, Some((&feed.events, RECENT_EVENTS)));
         }

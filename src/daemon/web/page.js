@@ -174,6 +174,7 @@ function describeEvent(e) {
   let text = `${time(e.at)} ${e.name} (${e.pm_id}): ${e.event}`;
   if (e.event === 'exit') text += `${e.signal ? ` by ${e.signal}` : ` with code ${e.exit_code ?? '?'}`}, now ${e.status}`;
   if (e.event === 'restart overlimit') text += ': restarted too quickly, errored';
+  if (e.reason) text += ` for a ${e.reason}`;
   if (e.event === 'exception' && e.message) text += `: ${e.message}`;
   if (e.manually) text += ' (by a user)';
   if (typeof e.restarts === 'number') text += `, restarts ${e.restarts}`;
