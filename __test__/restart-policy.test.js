@@ -731,6 +731,11 @@ test('max_memory_restart restarts an app over its limit (PM2_WORKER_INTERVAL=100
     const names = events.names('hog');
     return names.includes('exit') && names.lastIndexOf('online') > names.indexOf('exit');
   }, { timeout: 10000, message: `no exit + online on the bus for the memory restart (${events.names('hog').join(', ')})` });
+  if (!IS_ORIGINAL) {
+    // pm2 7.0.4 sends no restart event for it; this daemon's says why.
+    const restart = events.of('hog').find((e) => e.event === 'restart');
+    assert.deepEqual(restart && [restart.reason, restart.manually], ['memory limit', false]);
+  }
   await call(pm2, 'stop', 'hog');
 });
 
